@@ -1,0 +1,348 @@
+#include "guest-agent/agent.h"
+
+#include "guest-agent/guest_init.h"
+#include "guest-agent/kernel_facts.h"
+#include "protocol/protocol.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace fb::agent {
+
+using nlohmann::json;
+
+std::uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+Agent::Agent(Fd control, Fd trace, AgentOptions opts)
+    : control_(std::move(control)), trace_(std::move(trace)), opts_(opts), lines_(proto::kMaxLineBytes) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  sigchld_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  // A host that goes away must not kill the agent with SIGPIPE; writes fail instead.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void Agent::send_json(const json& j) {
+  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  s.push_back('\n');
+  if (!write_all(control_.get(), s.data(), s.size())) control_closed_ = true;
+}
+
+void Agent::reply_ok(const json& req, json body) {
+  body["id"] = req.value("id", json());
+  body["ok"] = true;
+  send_json(body);
+}
+
+void Agent::reply_error(const json& id, const char* code, const std::string& message) {
+  send_json({{"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", message}}}});
+}
+
+int Agent::run() {
+  send_json({{"event", proto::event::kReady}, {"protocol", proto::kVersion}, {"monotonic_ns", monotonic_ns()}});
+  std::vector<pollfd> pfds;
+  while (!(shutting_down_ && execs_.empty()) && !control_closed_) {
+    pfds.clear();
+    pfds.push_back({control_.get(), POLLIN, 0});
+    pfds.push_back({sigchld_.get(), POLLIN, 0});
+    // Remember which exec/stream each pollfd belongs to.
+    std::vector<std::pair<std::uint32_t, proto::Stream>> owners;
+    for (auto& [ch, e] : execs_) {
+      if (e.out) {
+        pfds.push_back({e.out.get(), POLLIN, 0});
+        owners.emplace_back(ch, proto::Stream::Stdout);
+      }
+      if (e.err) {
+        pfds.push_back({e.err.get(), POLLIN, 0});
+        owners.emplace_back(ch, proto::Stream::Stderr);
+      }
+    }
+    int n = poll(pfds.data(), pfds.size(), -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "faultbox-agent: poll: %s\n", strerror(errno));
+      return 1;
+    }
+    for (std::size_t i = 2; i < pfds.size(); ++i) {
+      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      auto [ch, stream] = owners[i - 2];
+      auto it = execs_.find(ch);
+      if (it == execs_.end()) continue;
+      Fd& fd = stream == proto::Stream::Stdout ? it->second.out : it->second.err;
+      if (fd && !pump(it->second, fd, stream, false)) fd.reset();
+    }
+    if (pfds[1].revents & POLLIN) reap_children();
+    if (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)) on_control_readable();
+    // An exec is finished once its process is reaped and both pipes are drained.
+    for (auto it = execs_.begin(); it != execs_.end();) {
+      Exec& e = it->second;
+      if (e.reaped && !e.out && !e.err) {
+        finish(e);
+        it = execs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [ch, e] : execs_) kill(-e.pid, SIGKILL);
+  return 0;
+}
+
+void Agent::on_control_readable() {
+  char buf[65536];
+  ssize_t n = read(control_.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    // In the guest a virtio port reads EOF while the host side is not connected; wait for it.
+    if (opts_.pid1) {
+      usleep(10000);
+      return;
+    }
+    control_closed_ = true;
+    return;
+  }
+  lines_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+  while (auto item = lines_.next()) {
+    if (auto* over = std::get_if<proto::Oversize>(&*item)) {
+      reply_error(nullptr, proto::errc::kTooLarge,
+                  "line of " + std::to_string(over->bytes) + " bytes exceeds " + std::to_string(proto::kMaxLineBytes));
+      continue;
+    }
+    handle_line(std::get<std::string>(*item));
+  }
+}
+
+void Agent::handle_line(const std::string& line) {
+  if (line.empty()) return;
+  json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (req.is_discarded() || !req.is_object()) {
+    reply_error(nullptr, proto::errc::kBadRequest, "not a JSON object");
+    return;
+  }
+  try {
+    handle_request(req);
+  } catch (const json::exception& e) {
+    reply_error(req.value("id", json()), proto::errc::kBadRequest, e.what());
+  }
+}
+
+void Agent::handle_request(const json& req) {
+  auto op_it = req.find("op");
+  if (op_it == req.end() || !op_it->is_string()) {
+    reply_error(req.value("id", json()), proto::errc::kBadRequest, "missing \"op\"");
+    return;
+  }
+  const std::string op = *op_it;
+  if (op == proto::op::kSync) {
+    reply_ok(req, {{"token", req.at("token")}});
+  } else if (op == proto::op::kHello) {
+    int host_version = req.value("protocol", 0);
+    if (host_version != proto::kVersion) {
+      reply_error(req.value("id", json()), proto::errc::kVersionMismatch,
+                  "agent speaks protocol " + std::to_string(proto::kVersion) + ", host " + std::to_string(host_version));
+      return;
+    }
+    json facts = collect_kernel_facts();
+    facts["protocol"] = proto::kVersion;
+    facts["agent_pid"] = getpid();
+    facts["monotonic_ns"] = monotonic_ns();
+    reply_ok(req, facts);
+  } else if (op == proto::op::kPing) {
+    reply_ok(req, {{"monotonic_ns", monotonic_ns()}});
+  } else if (op == proto::op::kExec) {
+    handle_exec(req);
+  } else if (op == proto::op::kSignal) {
+    handle_signal(req);
+  } else if (op == proto::op::kShutdown) {
+    reply_ok(req);
+    for (auto& [ch, e] : execs_) kill(-e.pid, SIGKILL);
+    shutting_down_ = true;
+    if (opts_.pid1) end_vm();
+  } else {
+    reply_error(req.value("id", json()), proto::errc::kUnknownOp, "unknown op \"" + op + "\"");
+  }
+}
+
+void Agent::handle_exec(const json& req) {
+  json id = req.value("id", json());
+  if (execs_.size() >= static_cast<std::size_t>(proto::kMaxOutstandingExecs)) {
+    reply_error(id, proto::errc::kBusy, "too many running execs");
+    return;
+  }
+  const json& argv_j = req.at("argv");
+  if (!argv_j.is_array() || argv_j.empty()) {
+    reply_error(id, proto::errc::kBadRequest, "\"argv\" must be a non-empty array of strings");
+    return;
+  }
+  std::vector<std::string> argv;
+  std::size_t total = 0;
+  for (auto& a : argv_j) {
+    argv.push_back(a.get<std::string>());
+    total += argv.back().size();
+  }
+  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                   "HOME=/root", "TERM=dumb"};
+  if (auto it = req.find("env"); it != req.end()) {
+    for (auto& [k, v] : it->items()) {
+      env.push_back(k + "=" + v.get<std::string>());
+      total += env.back().size();
+    }
+  }
+  if (total > proto::kMaxExecArgBytes) {
+    reply_error(id, proto::errc::kTooLarge, "argv and env exceed " + std::to_string(proto::kMaxExecArgBytes) + " bytes");
+    return;
+  }
+  std::string cwd = req.value("cwd", std::string("/"));
+
+  int out[2], err[2], status_pipe[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
+    reply_error(id, proto::errc::kExecFailed, std::string("pipe: ") + strerror(errno));
+    return;
+  }
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (chdir(cwd.c_str()) != 0) {
+      int e = errno;
+      (void)!write(status_pipe[1], &e, sizeof e);
+      _exit(127);
+    }
+    execvpe(cargv[0], cargv.data(), cenv.data());
+    int e = errno;
+    (void)!write(status_pipe[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  close(status_pipe[1]);
+  Fd out_r(out[0]), err_r(err[0]), st_r(status_pipe[0]);
+  if (pid < 0) {
+    reply_error(id, proto::errc::kExecFailed, std::string("fork: ") + strerror(errno));
+    return;
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(st_r.get(), &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof child_errno) {
+    int st;
+    waitpid(pid, &st, 0);
+    reply_error(id, proto::errc::kExecFailed, argv[0] + ": " + strerror(child_errno));
+    return;
+  }
+  fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+  fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  std::uint32_t ch = next_channel_++;
+  Exec& e = execs_[ch];
+  e.request_id = id.is_number_integer() ? id.get<std::int64_t>() : 0;
+  e.channel = ch;
+  e.pid = pid;
+  e.out = std::move(out_r);
+  e.err = std::move(err_r);
+  e.started_ns = monotonic_ns();
+  reply_ok(req, {{"channel", ch}, {"pid", pid}});
+}
+
+void Agent::handle_signal(const json& req) {
+  std::uint32_t ch = req.at("channel").get<std::uint32_t>();
+  int sig = req.value("signal", SIGTERM);
+  auto it = execs_.find(ch);
+  if (it == execs_.end()) {
+    reply_error(req.value("id", json()), proto::errc::kNoSuchChannel, "no running exec on channel " + std::to_string(ch));
+    return;
+  }
+  kill(-it->second.pid, sig);
+  reply_ok(req);
+}
+
+bool Agent::pump(Exec& e, Fd& fd, proto::Stream stream, bool until_empty) {
+  static char buf[proto::kMaxFramePayload];
+  do {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN;  // EAGAIN: nothing more for now
+    }
+    if (n == 0) return false;
+    send_frame(e, stream, buf, static_cast<std::size_t>(n));
+  } while (until_empty);
+  return true;
+}
+
+void Agent::send_frame(Exec& e, proto::Stream stream, const char* data, std::size_t len) {
+  char header[proto::kFrameHeaderBytes];
+  proto::encode_frame_header(stream, 0, e.channel, e.seq++, monotonic_ns(), static_cast<std::uint32_t>(len), header);
+  // Header and payload in one writev-like pass: two writes keep the code simple and the
+  // port sees them back to back because this loop is the only writer.
+  if (!write_all(trace_.get(), header, sizeof header) || !write_all(trace_.get(), data, len)) control_closed_ = true;
+}
+
+void Agent::reap_children() {
+  signalfd_siginfo si;
+  while (read(sigchld_.get(), &si, sizeof si) == sizeof si) {
+  }
+  for (;;) {
+    int st;
+    pid_t pid = waitpid(-1, &st, WNOHANG);
+    if (pid <= 0) break;
+    for (auto& [ch, e] : execs_) {
+      if (e.pid == pid) {
+        e.reaped = true;
+        e.wait_status = st;
+        // The process is gone: what it wrote is in the pipes now. Drain them and stop
+        // reading, so a daemonised grandchild holding the pipe cannot delay the exit event.
+        if (e.out && !pump(e, e.out, proto::Stream::Stdout, true)) e.out.reset();
+        if (e.err && !pump(e, e.err, proto::Stream::Stderr, true)) e.err.reset();
+        e.out.reset();
+        e.err.reset();
+      }
+    }
+  }
+}
+
+void Agent::finish(Exec& e) {
+  json ev = {{"event", proto::event::kExit},
+             {"id", e.request_id},
+             {"channel", e.channel},
+             {"frames", e.seq},
+             {"duration_ns", monotonic_ns() - e.started_ns}};
+  if (WIFEXITED(e.wait_status)) {
+    ev["code"] = WEXITSTATUS(e.wait_status);
+    ev["signal"] = 0;
+  } else {
+    ev["code"] = nullptr;
+    ev["signal"] = WTERMSIG(e.wait_status);
+  }
+  send_json(ev);
+}
+
+}  // namespace fb::agent

@@ -1,0 +1,67 @@
+#pragma once
+// The agent's event loop: serves control requests, runs workloads with their output streamed
+// as trace frames, and reports their exits. Single-threaded, poll()-based: as PID 1 it must
+// stay small and predictable.
+#include "common/fd.h"
+#include "protocol/frame.h"
+#include "protocol/line_splitter.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace fb::agent {
+
+struct AgentOptions {
+  bool pid1 = false;  // reap every orphan, end the VM on shutdown
+};
+
+class Agent {
+ public:
+  Agent(Fd control, Fd trace, AgentOptions opts);
+  // Serves until shutdown is requested or the control port closes. Returns the exit code
+  // the process should use (host mode only).
+  int run();
+
+ private:
+  struct Exec {
+    std::int64_t request_id = 0;
+    std::uint32_t channel = 0;
+    pid_t pid = -1;
+    Fd out, err;
+    std::uint64_t seq = 0;
+    std::uint64_t started_ns = 0;
+    bool reaped = false;
+    int wait_status = 0;
+  };
+
+  void on_control_readable();
+  void handle_line(const std::string& line);
+  void handle_request(const nlohmann::json& req);
+  void handle_exec(const nlohmann::json& req);
+  void handle_signal(const nlohmann::json& req);
+  void reap_children();
+  // Reads what the pipe holds now and sends it as frames; returns false on EOF.
+  bool pump(Exec& e, Fd& fd, proto::Stream stream, bool until_empty);
+  void finish(Exec& e);
+  void send_frame(Exec& e, proto::Stream stream, const char* data, std::size_t len);
+  void send_json(const nlohmann::json& j);
+  void reply_ok(const nlohmann::json& req, nlohmann::json body = nlohmann::json::object());
+  void reply_error(const nlohmann::json& id, const char* code, const std::string& message);
+
+  Fd control_;
+  Fd trace_;
+  Fd sigchld_;
+  AgentOptions opts_;
+  proto::LineSplitter lines_;
+  std::map<std::uint32_t, Exec> execs_;
+  std::uint32_t next_channel_ = 1;
+  bool shutting_down_ = false;
+  bool control_closed_ = false;
+};
+
+std::uint64_t monotonic_ns();
+
+}  // namespace fb::agent

@@ -1,0 +1,62 @@
+// faultbox doctor: what this host offers, in a few lines.
+#include "common/process.h"
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/session.h"
+#include "orchestrator/core/cache.h"
+#include "orchestrator/core/kernel_builder.h"
+#include "orchestrator/core/log.h"
+#include "orchestrator/vm/accel.h"
+#include "orchestrator/vm/qemu.h"
+
+#include <cstdio>
+#include <sys/utsname.h>
+
+namespace fb::cli {
+
+Runner add_doctor(CLI::App& app) {
+  auto reprobe = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, caches");
+  cmd->add_flag("--reprobe", *reprobe, "forget the cached KVM verdict and probe again");
+  return [reprobe]() -> int {
+    int problems = 0;
+    struct utsname u;
+    uname(&u);
+    printf("host:    %s %s, %u cpus\n", u.sysname, u.release, std::thread::hardware_concurrency());
+    auto qemu = qemu_binary();
+    if (qemu) {
+      auto v = qemu_version(*qemu);
+      printf("qemu:    %s (%s)\n", qemu->c_str(), v ? v->c_str() : v.error().message.c_str());
+    } else {
+      printf("qemu:    MISSING: %s\n", qemu.error().message.c_str());
+      ++problems;
+    }
+    printf("cache:   %s\n", cache_root().c_str());
+    auto k = find_cached_kernel({});
+    if (k && *k)
+      printf("kernel:  %s (%s)\n", (*k)->bzimage.c_str(), (*k)->release.c_str());
+    else
+      printf("kernel:  not built yet (faultbox kernel build)\n");
+    if (*reprobe) {
+      std::error_code ec;
+      std::filesystem::remove_all(cache_root() / "accel", ec);
+    }
+    std::string dev = kvm_device_problem();
+    if (!dev.empty()) {
+      printf("accel:   tcg (%s)\n", dev.c_str());
+    } else if (k && *k && qemu) {
+      auto img = resolve_initrd("", {});
+      if (img) {
+        auto a = choose_accel(AccelRequest::Auto, (*k)->bzimage, *img);
+        printf("accel:   %s\n", a ? a->reason.c_str() : a.error().message.c_str());
+      } else {
+        printf("accel:   unknown: %s\n", img.error().message.c_str());
+      }
+    } else {
+      printf("accel:   /dev/kvm present; probe needs a kernel and QEMU first\n");
+    }
+    printf("ccache:  %s\n", find_in_path("ccache").empty() ? "not installed (kernel rebuilds are slower)" : "yes");
+    return problems ? 5 : 0;
+  };
+}
+
+}  // namespace fb::cli

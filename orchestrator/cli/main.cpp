@@ -1,0 +1,36 @@
+// faultbox: run fault-injection experiments against a Linux kernel in a throw-away QEMU VM.
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/exit_codes.h"
+#include "orchestrator/cli/session.h"
+#include "orchestrator/core/cache.h"
+#include "orchestrator/core/log.h"
+
+#include <CLI/CLI.hpp>
+
+int main(int argc, char** argv) {
+  CLI::App app{"faultbox: fault-injection experiments against a Linux kernel in a throw-away VM"};
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  std::string cache_dir;
+  app.add_flag("-v,--verbose", verbose, "more progress detail (QEMU command lines, QMP events)");
+  app.add_flag("-q,--quiet", quiet, "only errors on stderr");
+  app.add_option("--cache-dir", cache_dir, "cache directory (default: $XDG_CACHE_HOME/faultbox or ~/.cache/faultbox)");
+  std::vector<std::pair<CLI::App*, fb::cli::Runner>> runners;
+  for (auto add : {fb::cli::add_exec, fb::cli::add_kernel, fb::cli::add_image, fb::cli::add_doctor}) {
+    auto runner = add(app);
+    runners.emplace_back(app.get_subcommands({}).back(), runner);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : fb::exit_code::kUsage;
+  }
+  fb::set_verbosity(quiet ? fb::Verbosity::Quiet : verbose ? fb::Verbosity::Verbose : fb::Verbosity::Normal);
+  if (!cache_dir.empty()) fb::set_cache_root(cache_dir);
+  fb::cli::install_signal_handlers();
+  for (auto& [cmd, run] : runners) {
+    if (cmd->parsed()) return run();
+  }
+  return fb::exit_code::kUsage;
+}

@@ -1,0 +1,124 @@
+#include "orchestrator/cli/session.h"
+
+#include "orchestrator/core/image_builder.h"
+#include "orchestrator/core/kernel_builder.h"
+#include "orchestrator/core/log.h"
+#include "orchestrator/vm/qemu.h"
+
+#include <csignal>
+
+namespace fb::cli {
+
+namespace fs = std::filesystem;
+
+static volatile sig_atomic_t g_vm_phase = 0;
+
+static void on_signal(int sig) {
+  if (g_vm_phase) {
+    set_interrupted(sig);
+    return;
+  }
+  // No VM to tear down: die as the signal would have made us; children die with us.
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void set_vm_phase(bool active) { g_vm_phase = active ? 1 : 0; }
+
+void add_session_options(CLI::App& cmd, SessionOptions& o) {
+  cmd.add_option("--kernel", o.kernel, "bzImage to boot (default: the cached faultbox kernel, built if missing)");
+  cmd.add_option("--initrd", o.initrd, "initramfs to boot (default: the faultbox image, built if missing)");
+  cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)");
+  cmd.add_option("--memory", o.memory_mb, "guest memory in MiB")->check(CLI::Range(64, 65536));
+  cmd.add_option("--cpus", o.cpus, "guest CPUs")->check(CLI::Range(1, 64));
+  cmd.add_option("--accel", o.accel, "auto | kvm | tcg (auto probes KVM once and falls back to TCG)");
+  cmd.add_flag("--console", o.echo_console, "copy the guest's serial console to stderr");
+}
+
+Result<fs::path> resolve_kernel(const std::string& kernel) {
+  if (!kernel.empty()) {
+    FB_TRY(check_kernel_image(kernel));
+    return fs::absolute(kernel);
+  }
+  KernelBuildOptions ko;
+  auto cached = find_cached_kernel(ko);
+  if (!cached) return cached.error();
+  if (*cached) return (*cached)->bzimage;
+  progress("kernel: no cached faultbox kernel yet, building it (4-7 min on 2 cores)");
+  auto built = build_kernel(ko);
+  if (!built) return built.error();
+  return built->bzimage;
+}
+
+Result<fs::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes) {
+  if (!initrd.empty()) {
+    FB_TRY(check_boot_image(initrd));
+    return fs::absolute(initrd);
+  }
+  ImageBuildOptions io;
+  for (auto& i : includes) io.includes.emplace_back(i);
+  auto img = build_image(io);
+  if (!img) return img.error();
+  return img->cpio;
+}
+
+Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
+  auto accel_req = parse_accel_request(o.accel);
+  if (!accel_req) return accel_req.error();
+  auto kernel = resolve_kernel(o.kernel);
+  if (!kernel) return kernel.error();
+  auto initrd = resolve_initrd(o.initrd, o.includes);
+  if (!initrd) return initrd.error();
+  auto qemu = qemu_binary();  // fail before the probe, with the install hint
+  if (!qemu) return qemu.error();
+  auto accel = choose_accel(*accel_req, *kernel, *initrd);
+  if (!accel) return accel.error();
+  progress("accel: {}", accel->reason);
+
+  std::unique_ptr<Session> s(new Session());
+  s->timeouts_ = Timeouts::for_accel(accel->accel);
+  VmSpec spec;
+  spec.kernel = *kernel;
+  spec.initrd = *initrd;
+  spec.memory_mb = o.memory_mb;
+  spec.cpus = o.cpus;
+  spec.accel = accel->accel;
+  spec.timeouts = s->timeouts_;
+  spec.echo_console = o.echo_console;
+  s->backend_ = make_qemu_backend();
+  set_vm_phase(true);
+  auto t0 = std::chrono::steady_clock::now();
+  auto vm = s->backend_->start(s->io_, spec);
+  if (!vm) return vm.error();
+  s->vm_ = std::move(*vm);
+  s->agent_ = std::make_unique<AgentClient>(s->io_, *s->vm_, s->timeouts_);
+  auto hello = s->agent_->connect();
+  if (!hello) return hello.error();
+  s->hello_ = *hello;
+  progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB)",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), hello->kernel_release,
+           to_string(accel->accel), o.memory_mb);
+  return s;
+}
+
+Status Session::shutdown() {
+  if (!vm_ || vm_->exit_info()) return {};
+  return agent_->shutdown();
+}
+
+Session::~Session() {
+  agent_.reset();
+  if (vm_) vm_->kill();
+  vm_.reset();
+  set_vm_phase(false);
+}
+
+}  // namespace fb::cli

@@ -1,0 +1,57 @@
+#pragma once
+// What `exec` (and later `run`) share: pick kernel, image and accelerator, boot a VM, connect
+// the agent. Owns everything it starts; destruction tears the VM down.
+#include "orchestrator/vm/accel.h"
+#include "orchestrator/vm/agent_client.h"
+#include "orchestrator/vm/vm.h"
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace fb::cli {
+
+struct SessionOptions {
+  std::string kernel;  // empty: the cached default kernel (built when missing)
+  std::string initrd;  // empty: the default image (built when missing)
+  std::vector<std::string> includes;
+  int memory_mb = 256;
+  int cpus = 1;
+  std::string accel = "auto";
+  bool echo_console = false;
+};
+
+void add_session_options(CLI::App& cmd, SessionOptions& o);
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> boot(const SessionOptions& o);
+  ~Session();
+
+  AgentClient& agent() { return *agent_; }
+  Vm& vm() { return *vm_; }
+  const AgentHello& hello() const { return hello_; }
+  asio::io_context& io() { return io_; }
+  Status shutdown();
+
+ private:
+  Session() = default;
+  asio::io_context io_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Vm> vm_;
+  std::unique_ptr<AgentClient> agent_;
+  AgentHello hello_;
+  Timeouts timeouts_;
+};
+
+// Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).
+Result<std::filesystem::path> resolve_kernel(const std::string& kernel);
+Result<std::filesystem::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes);
+
+// Installs SIGINT/SIGTERM/SIGHUP handling: while a VM is up the signal only sets a flag so
+// the owners can tear down; otherwise the default action runs.
+void install_signal_handlers();
+void set_vm_phase(bool active);
+
+}  // namespace fb::cli

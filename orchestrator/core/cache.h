@@ -1,0 +1,39 @@
+#pragma once
+// The user's cache: $XDG_CACHE_HOME/faultbox or ~/.cache/faultbox (FAULTBOX_CACHE_DIR wins).
+//   src/<id>/       extracted kernel sources
+//   kbuild/<id>/    kernel build trees (incremental, shared by configs)
+//   kernels/<hash>/ finished kernels: bzImage, config, build.log, meta.json
+//   images/<hash>/  boot images: initramfs.cpio, meta.json
+//   ccache/         the compiler cache used by kernel builds
+//   accel/          accelerator probe verdicts
+#include "common/result.h"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace fb {
+
+std::filesystem::path cache_root();
+void set_cache_root(const std::filesystem::path& p);  // --cache-dir
+Result<std::filesystem::path> cache_subdir(const std::string& name);
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  Sha256& update(std::string_view data);
+  // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
+  Sha256& field(std::string_view data);
+  std::string hex();
+
+ private:
+  void* ctx_;
+};
+
+std::string sha256_hex(std::string_view data);
+Result<std::string> sha256_file(const std::filesystem::path& path);
+
+}  // namespace fb

@@ -1,0 +1,343 @@
+#include "orchestrator/core/kernel_builder.h"
+
+#include "common/fd.h"
+#include "common/files.h"
+#include "common/process.h"
+#include "orchestrator/core/cache.h"
+#include "orchestrator/core/kconfig.h"
+#include "orchestrator/core/log.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fcntl.h>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fb {
+
+namespace fs = std::filesystem;
+
+// Bump when the build procedure changes in a way that changes the kernel it produces.
+static constexpr const char* kBuilderVersion = "faultbox-kernel-builder-1";
+
+fs::path default_kernel_source() { return "/usr/src/linux-source-6.1.tar.xz"; }
+
+fs::path default_fragment_dir() {
+  if (const char* d = getenv("FAULTBOX_KCONFIG_DIR"); d && *d) return d;
+  return FAULTBOX_KCONFIG_DIR;
+}
+
+namespace {
+
+struct ResolvedInputs {
+  fs::path source;  // absolute
+  bool source_is_dir = false;
+  std::string source_identity;
+  std::vector<KconfigFile> fragments;  // ours, in merge order
+  std::string base_config_text;        // empty: tinyconfig + kvm_guest
+  std::string hash;
+};
+
+Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
+  ResolvedInputs in;
+  std::error_code ec;
+  fs::path src = opts.source.empty() ? default_kernel_source() : opts.source;
+  if (!fs::exists(src, ec)) {
+    if (opts.source.empty())
+      return make_error(ErrorKind::Usage, "kernel source {} not found (apt-get install linux-source-6.1, or pass --source)",
+                        src.string());
+    return make_error(ErrorKind::Usage, "kernel source {} not found", src.string());
+  }
+  in.source = fs::canonical(src, ec);
+  in.source_is_dir = fs::is_directory(in.source);
+  struct stat st;
+  stat(in.source.c_str(), &st);
+  if (in.source_is_dir) {
+    if (!fs::exists(in.source / "Makefile") || !fs::exists(in.source / "Kconfig"))
+      return make_error(ErrorKind::Usage, "{} is not a kernel source tree (no Makefile/Kconfig)", in.source.string());
+    in.source_identity = "dir:" + in.source.string();
+  } else {
+    in.source_identity = fmt::format("tarball:{}:{}:{}", in.source.string(), st.st_size, st.st_mtime);
+  }
+
+  fs::path frag_dir = opts.fragment_dir.empty() ? default_fragment_dir() : opts.fragment_dir;
+  std::vector<fs::path> frag_paths;
+  for (auto& e : fs::directory_iterator(frag_dir, ec))
+    if (e.path().extension() == ".config") frag_paths.push_back(e.path());
+  if (ec) return make_error(ErrorKind::Usage, "kconfig fragment directory {}: {}", frag_dir.string(), ec.message());
+  std::sort(frag_paths.begin(), frag_paths.end());
+  // base first, so the others can override it; then the rest in name order
+  std::stable_partition(frag_paths.begin(), frag_paths.end(),
+                        [](const fs::path& p) { return p.filename() == "base.config"; });
+  for (auto& p : opts.extra_fragments) frag_paths.push_back(p);
+  if (frag_paths.empty()) return make_error(ErrorKind::Usage, "no *.config fragments in {}", frag_dir.string());
+  for (auto& p : frag_paths) {
+    auto f = load_kconfig(p);
+    if (!f) return f.error();
+    in.fragments.push_back(std::move(*f));
+  }
+  if (!opts.base_config.empty()) {
+    auto base = load_kconfig(opts.base_config);
+    if (!base) return base.error();
+    in.base_config_text = base->text;
+  }
+
+  Sha256 h;
+  h.field(kBuilderVersion).field(in.source_identity).field(in.base_config_text.empty() ? "tinyconfig+kvm_guest" : "user");
+  h.field(in.base_config_text);
+  for (auto& f : in.fragments) h.field(f.path.filename().string()).field(f.text);
+  in.hash = h.hex().substr(0, 16);
+  return in;
+}
+
+Result<KernelArtifact> load_artifact(const fs::path& dir, const std::string& hash) {
+  KernelArtifact a;
+  a.dir = dir;
+  a.bzimage = dir / "bzImage";
+  a.config = dir / "config";
+  a.hash = hash;
+  a.from_cache = true;
+  auto meta = read_file(dir / "meta.json");
+  if (!meta) return meta.error();
+  auto j = nlohmann::json::parse(*meta, nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorKind::Infra, "{}: corrupt meta.json", dir.string());
+  a.release = j.value("release", "");
+  return a;
+}
+
+// Serialises builds that share a build tree; the lock goes with the fd.
+Result<Fd> lock_file(const fs::path& path) {
+  Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return make_error(ErrorKind::Infra, "{}: {}", path.string(), strerror(errno));
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    progress("kernel: waiting for another build using {}", path.parent_path().string());
+    if (flock(fd.get(), LOCK_EX) != 0) return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
+  }
+  return fd;
+}
+
+std::string tail_lines(const std::string& text, int n) {
+  std::size_t pos = text.size();
+  for (int i = 0; i <= n && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
+  return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+// Runs one make step with its output appended to log_path; on failure the error carries the
+// log's tail.
+Status run_logged(const std::vector<std::string>& argv, const fs::path& log_path, const std::string& what,
+                  const std::vector<std::string>& env_extra = {}) {
+  Fd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log) return make_error(ErrorKind::Infra, "{}: {}", log_path.string(), strerror(errno));
+  std::string cmdline;
+  for (auto& a : argv) cmdline += a + " ";
+  std::string header = "\n$ " + cmdline + "\n";
+  write_all(log.get(), header.data(), header.size());
+  SpawnOptions so;
+  so.stdout_fd = log.get();
+  so.stderr_fd = log.get();
+  if (!env_extra.empty()) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (auto& e : env_extra) env.push_back(e);
+    so.env = env;
+  }
+  auto child = ChildProcess::spawn(argv, so);
+  if (!child) return child.error();
+  auto st = child->wait();
+  if (st.exited_normally() && st.code == 0) return {};
+  auto text = read_file(log_path);
+  return make_error(ErrorKind::Infra, "kernel: {} failed ({}); last lines of {}:\n{}", what, st.describe(),
+                    log_path.string(), text ? tail_lines(*text, 25) : std::string("(unreadable)"));
+}
+
+Result<fs::path> extract_tarball(const ResolvedInputs& in) {
+  auto src_root = cache_subdir("src");
+  if (!src_root) return src_root.error();
+  std::string stem = in.source.filename().string();
+  stem = stem.substr(0, stem.find(".tar"));
+  std::string id = stem + "-" + sha256_hex(in.source_identity).substr(0, 12);
+  fs::path dest = *src_root / id;
+  std::error_code ec;
+  auto find_tree = [&]() -> std::optional<fs::path> {
+    for (auto& e : fs::directory_iterator(dest, ec))
+      if (e.is_directory() && fs::exists(e.path() / "Makefile")) return e.path();
+    return std::nullopt;
+  };
+  if (fs::exists(dest / ".complete")) {
+    if (auto t = find_tree()) return *t;
+  }
+  progress("kernel: extracting {} (once)", in.source.string());
+  fs::path tmp = *src_root / (id + ".partial");
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  auto st = run_logged({"tar", "-xf", in.source.string(), "-C", tmp.string()}, *src_root / (id + ".extract.log"),
+                       "extracting the source");
+  if (!st) {
+    fs::remove_all(tmp, ec);
+    return st.error();
+  }
+  write_file_atomic(tmp / ".complete", "");
+  fs::remove_all(dest, ec);
+  fs::rename(tmp, dest, ec);
+  if (ec) return make_error(ErrorKind::Infra, "rename {} -> {}: {}", tmp.string(), dest.string(), ec.message());
+  if (auto t = find_tree()) return *t;
+  return make_error(ErrorKind::Usage, "{} holds no kernel source tree", in.source.string());
+}
+
+}  // namespace
+
+Status check_kernel_image(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return make_error(ErrorKind::Usage, "kernel {}: no such file", path.string());
+  if (!fs::is_regular_file(path, ec)) return make_error(ErrorKind::Usage, "kernel {}: not a regular file", path.string());
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return make_error(ErrorKind::Usage, "kernel {}: {}", path.string(), strerror(errno));
+  char head[0x206] = {};
+  ssize_t n = pread(fd.get(), head, sizeof head, 0);
+  if (n >= 4 && memcmp(head, "\x7f" "ELF", 4) == 0) return {};
+  if (n == static_cast<ssize_t>(sizeof head) && memcmp(head + 0x202, "HdrS", 4) == 0) return {};
+  return make_error(ErrorKind::Usage, "kernel {}: not a bzImage (no 'HdrS' at 0x202) nor an ELF vmlinux",
+                    path.string());
+}
+
+Result<std::optional<KernelArtifact>> find_cached_kernel(const KernelBuildOptions& opts) {
+  auto in = resolve_inputs(opts);
+  if (!in) return in.error();
+  if (in->source_is_dir) return std::optional<KernelArtifact>{};  // a tree may have changed: always make
+  fs::path dir = cache_root() / "kernels" / in->hash;
+  if (!fs::exists(dir / "meta.json")) return std::optional<KernelArtifact>{};
+  auto a = load_artifact(dir, in->hash);
+  if (!a) return a.error();
+  return std::optional<KernelArtifact>(std::move(*a));
+}
+
+Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
+  auto in = resolve_inputs(opts);
+  if (!in) return in.error();
+  auto kernels = cache_subdir("kernels");
+  if (!kernels) return kernels.error();
+  fs::path out_dir = *kernels / in->hash;
+  std::error_code ec;
+  if (!opts.force && !in->source_is_dir && fs::exists(out_dir / "meta.json")) {
+    auto a = load_artifact(out_dir, in->hash);
+    if (a) {
+      progress("kernel: cached {} ({})", a->bzimage.string(), a->release);
+      return a;
+    }
+  }
+
+  fs::path src = in->source;
+  if (!in->source_is_dir) {
+    auto s = extract_tarball(*in);
+    if (!s) return s.error();
+    src = *s;
+  }
+  auto kbuild_root = cache_subdir("kbuild");
+  if (!kbuild_root) return kbuild_root.error();
+  std::string build_id = src.parent_path().filename().string();
+  if (in->source_is_dir) build_id = "dir-" + sha256_hex(src.string()).substr(0, 12);
+  fs::path build = *kbuild_root / build_id;
+  fs::create_directories(build, ec);
+  auto lock = lock_file(*kbuild_root / (build_id + ".lock"));
+  if (!lock) return lock.error();
+
+  fs::path log = build / "faultbox-build.log";
+  write_file_atomic(log, "");
+  const std::vector<std::string> make = {"make", "-C", src.string(), "O=" + build.string(), "ARCH=x86_64"};
+  auto with = [&](std::initializer_list<std::string> extra) {
+    std::vector<std::string> v = make;
+    v.insert(v.end(), extra);
+    return v;
+  };
+
+  // 1. base config
+  std::string config_text;
+  if (in->base_config_text.empty()) {
+    progress("kernel: config tinyconfig + kvm_guest.config + {} fragments (hash {})", in->fragments.size(), in->hash);
+    FB_TRY(run_logged(with({"tinyconfig"}), log, "make tinyconfig"));
+    auto tiny = read_file(build / ".config");
+    if (!tiny) return tiny.error();
+    auto kvm = read_file(src / "kernel/configs/kvm_guest.config");
+    if (!kvm) return kvm.error();
+    config_text = *tiny + "\n" + *kvm;
+  } else {
+    progress("kernel: config {} + {} fragments (hash {})", opts.base_config.string(), in->fragments.size(), in->hash);
+    config_text = in->base_config_text;
+  }
+  // 2. fragments: appended, so kconfig's last-assignment-wins applies them (as merge_config.sh)
+  for (auto& f : in->fragments) config_text += "\n# from " + f.path.string() + "\n" + f.text;
+  FB_TRY(write_file_atomic(build / ".config", config_text));
+  FB_TRY(run_logged(with({"olddefconfig"}), log, "make olddefconfig"));
+
+  // 3. verify
+  auto final_cfg = load_kconfig(build / ".config");
+  if (!final_cfg) return final_cfg.error();
+  auto final_map = to_map(*final_cfg);
+  auto lost = find_lost_options(in->fragments, final_map);
+  if (!lost.empty()) {
+    for (auto& l : lost) l.explanation = explain_lost_option(src, l.requested.symbol, final_map);
+    return make_error(ErrorKind::Usage, "kernel: {} requested option(s) did not survive olddefconfig:\n{}", lost.size(),
+                      format_lost_options(lost));
+  }
+  progress("kernel: config verified ({} requested options all present)",
+           [&] {
+             std::size_t n = 0;
+             for (auto& f : in->fragments) n += f.entries.size();
+             return n;
+           }());
+
+  // 4. build
+  int jobs = opts.jobs > 0 ? opts.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::string> env = {"KBUILD_BUILD_TIMESTAMP=faultbox", "KBUILD_BUILD_USER=faultbox",
+                                  "KBUILD_BUILD_HOST=faultbox"};
+  std::string cc = "gcc";
+  if (!find_in_path("ccache").empty()) {
+    auto ccache_dir = cache_subdir("ccache");
+    if (!ccache_dir) return ccache_dir.error();
+    env.push_back("CCACHE_DIR=" + ccache_dir->string());
+    env.push_back("CCACHE_BASEDIR=" + cache_root().string());
+    cc = "ccache gcc";
+  } else {
+    progress("kernel: ccache not found, building without it");
+  }
+  progress("kernel: building bzImage with make -j{} ({}), log {}", jobs, cc, log.string());
+  auto t0 = std::chrono::steady_clock::now();
+  FB_TRY(run_logged(with({"-j" + std::to_string(jobs), "CC=" + cc, "bzImage"}), log, "make bzImage", env));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto rel = run_capture(with({"-s", "kernelrelease"}));
+  std::string release = rel && rel->status.code == 0 ? rel->output : "";
+  while (!release.empty() && isspace(static_cast<unsigned char>(release.back()))) release.pop_back();
+
+  // 5. publish atomically: a half-copied kernel must never look cached
+  fs::path tmp = *kernels / (in->hash + ".partial");
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  FB_TRY(copy_file_atomic(build / "arch/x86/boot/bzImage", tmp / "bzImage"));
+  FB_TRY(copy_file_atomic(build / ".config", tmp / "config"));
+  FB_TRY(copy_file_atomic(log, tmp / "build.log"));
+  nlohmann::json meta = {{"hash", in->hash},
+                         {"release", release},
+                         {"source", in->source.string()},
+                         {"build_seconds", secs},
+                         {"jobs", jobs},
+                         {"fragments", [&] {
+                            auto a = nlohmann::json::array();
+                            for (auto& f : in->fragments) a.push_back(f.path.string());
+                            return a;
+                          }()}};
+  FB_TRY(write_file_atomic(tmp / "meta.json", meta.dump(2)));
+  fs::remove_all(out_dir, ec);
+  fs::rename(tmp, out_dir, ec);
+  if (ec) return make_error(ErrorKind::Infra, "rename {} -> {}: {}", tmp.string(), out_dir.string(), ec.message());
+  progress("kernel: built {} in {:.0f} s -> {}", release, secs, (out_dir / "bzImage").string());
+  auto a = load_artifact(out_dir, in->hash);
+  if (a) a->from_cache = false;
+  return a;
+}
+
+}  // namespace fb

@@ -1,0 +1,205 @@
+#include "orchestrator/vm/agent_client.h"
+
+#include "orchestrator/core/log.h"
+#include "orchestrator/vm/port_listener.h"
+#include "protocol/protocol.h"
+
+#include <csignal>
+#include <random>
+
+namespace fb {
+
+using nlohmann::json;
+
+AgentClient::AgentClient(asio::io_context& io, Vm& vm, Timeouts timeouts)
+    : io_(io), vm_(vm), timeouts_(timeouts), lines_(proto::kMaxLineBytes) {
+  read_forever(vm_.control(), std::make_shared<std::array<char, 65536>>(),
+               [this](std::string_view d) { on_control(d); }, [this] { control_eof_ = true; });
+  read_forever(vm_.trace(), std::make_shared<std::array<char, 65536>>(), [this](std::string_view d) { on_trace(d); },
+               [] {});
+}
+
+AgentClient::~AgentClient() { *alive_ = false; }
+
+void AgentClient::on_control(std::string_view d) {
+  lines_.feed(d);
+  while (auto item = lines_.next()) {
+    auto* line = std::get_if<std::string>(&*item);
+    if (!line) {
+      debug("agent: dropped an oversize control line");
+      continue;
+    }
+    json j = json::parse(*line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      debug("agent: ignoring non-JSON control line ({} bytes)", line->size());
+      continue;
+    }
+    if (auto ev = j.find("event"); ev != j.end()) {
+      if (*ev == proto::event::kReady) {
+        ready_seen_ = true;
+      } else if (*ev == proto::event::kExit) {
+        std::uint32_t ch = j.value("channel", 0u);
+        channels_[ch].exit_event = j;
+      }
+      continue;
+    }
+    if (auto id = j.find("id"); id != j.end() && id->is_number_integer()) replies_[id->get<std::int64_t>()] = j;
+  }
+}
+
+void AgentClient::deliver(Channel& ch, proto::Frame& f) {
+  if (f.seq != ch.next_seq) ++ch.gaps;
+  ch.next_seq = f.seq + 1;
+  ++ch.frames;
+  (f.stream == proto::Stream::Stderr ? ch.err_bytes : ch.out_bytes) += f.payload.size();
+  if (ch.sink) ch.sink(f.stream, f.payload);
+}
+
+void AgentClient::on_trace(std::string_view d) {
+  frames_.feed(d);
+  while (auto f = frames_.next()) {
+    Channel& ch = channels_[f->channel];
+    if (!ch.sink) {
+      ch.early.push_back(std::move(*f));
+      continue;
+    }
+    deliver(ch, *f);
+  }
+}
+
+Error AgentClient::vm_gone_error(const std::string& what) const {
+  auto e = vm_.exit_info();
+  std::string tail = last_lines(vm_.console(), 15);
+  return make_error(ErrorKind::Boot, "VM ended while waiting for {}: {}{}{}", what, e ? e->reason : "control port closed",
+                    tail.empty() ? "" : "\n--- last console lines ---\n", tail);
+}
+
+Status AgentClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                              const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (interrupted()) return make_error(ErrorKind::Infra, "interrupted by signal {}", interrupt_signal());
+    if (vm_.exit_info() || control_eof_) {
+      // Let already-delivered bytes be processed before giving up.
+      io_.poll();
+      if (done()) break;
+      return vm_gone_error(what);
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return make_error(ErrorKind::Timeout, "no answer from the agent for {} within {:.1f} s", what,
+                        static_cast<double>(timeout.count()) / 1000.0);
+    io_.run_one_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
+void AgentClient::send_raw(std::string_view bytes) {
+  boost::system::error_code ec;
+  asio::write(vm_.control(), asio::buffer(bytes.data(), bytes.size()), ec);
+}
+
+Result<json> AgentClient::request(json req, std::chrono::milliseconds timeout) {
+  std::int64_t id = next_id_++;
+  req["id"] = id;
+  send_raw(req.dump() + "\n");
+  std::string what = "'" + req.value("op", std::string("?")) + "'";
+  auto st = run_until([&] { return replies_.count(id) != 0; }, timeout, what);
+  if (!st) return st.error();
+  json reply = std::move(replies_[id]);
+  replies_.erase(id);
+  return reply;
+}
+
+Result<AgentHello> AgentClient::connect() {
+  // Resync: whatever sat in the port before us is discarded up to our token's echo.
+  std::string token = std::to_string(std::random_device{}()) + "-" + std::to_string(getpid());
+  auto sync = request({{"op", proto::op::kSync}, {"token", token}}, timeouts_.boot);
+  if (!sync) {
+    if (sync.error().kind == ErrorKind::Timeout) {
+      std::string tail = last_lines(vm_.console(), 15);
+      return make_error(ErrorKind::Boot, "the guest agent did not answer within {:.0f} s of boot{}{}",
+                        static_cast<double>(timeouts_.boot.count()) / 1000.0,
+                        tail.empty() ? " (the console printed nothing)" : "\n--- last console lines ---\n", tail);
+    }
+    return sync.error();
+  }
+  if (sync->value("token", std::string()) != token)
+    return make_error(ErrorKind::Protocol, "agent echoed the wrong sync token");
+  auto hello = request({{"op", proto::op::kHello}, {"protocol", proto::kVersion}}, timeouts_.request);
+  if (!hello) return hello.error();
+  if (!hello->value("ok", false)) {
+    auto err = (*hello)["error"];
+    return make_error(ErrorKind::Protocol, "agent refused hello: {} (rebuild the image: faultbox image build)",
+                      err.value("message", std::string("?")));
+  }
+  AgentHello h;
+  h.raw = *hello;
+  h.protocol = hello->value("protocol", 0);
+  h.kernel_release = hello->value("kernel_release", "");
+  for (auto& f : hello->value("faults", json::array())) h.faults.push_back(f.get<std::string>());
+  for (auto& i : hello->value("injectable", json::array()))
+    h.injectable.emplace_back(i.value("function", ""), i.value("type", ""));
+  return h;
+}
+
+Result<std::chrono::nanoseconds> AgentClient::ping() {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = request({{"op", proto::op::kPing}}, timeouts_.request);
+  if (!r) return r.error();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+}
+
+Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& sink) {
+  json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}};
+  if (!req.env.empty()) j["env"] = req.env;
+  auto reply = request(j, timeouts_.request);
+  if (!reply) return reply.error();
+  if (!reply->value("ok", false)) {
+    auto err = (*reply)["error"];
+    return make_error(ErrorKind::Usage, "guest could not run {}: {}", req.argv[0], err.value("message", std::string("?")));
+  }
+  std::uint32_t ch_id = reply->value("channel", 0u);
+  Channel& ch = channels_[ch_id];
+  ch.sink = sink;
+  while (!ch.early.empty()) {
+    deliver(ch, ch.early.front());
+    ch.early.pop_front();
+  }
+  // Done when the exit event came and every frame it counts has arrived (the two ports are
+  // independent, so the event may overtake the last frames).
+  auto done = [&] { return ch.exit_event && ch.frames >= ch.exit_event->value("frames", 0ull); };
+  auto timeout = req.timeout.count() > 0 ? req.timeout : std::chrono::milliseconds(std::chrono::hours(24 * 365));
+  auto st = run_until(done, timeout, "'" + req.argv[0] + "' to finish");
+  if (!st) {
+    if (st.error().kind == ErrorKind::Timeout)
+      request({{"op", proto::op::kSignal}, {"channel", ch_id}, {"signal", SIGKILL}}, timeouts_.request);
+    channels_.erase(ch_id);
+    return st.error();
+  }
+  ExecResult r;
+  const json& ev = *ch.exit_event;
+  r.status.signal = ev.value("signal", 0);
+  r.status.code = ev["code"].is_number() ? ev["code"].get<int>() : -1;
+  r.frames = ch.frames;
+  r.stdout_bytes = ch.out_bytes;
+  r.stderr_bytes = ch.err_bytes;
+  r.seq_gaps = ch.gaps;
+  r.guest_duration = std::chrono::nanoseconds(ev.value("duration_ns", 0ll));
+  channels_.erase(ch_id);
+  return r;
+}
+
+Status AgentClient::shutdown() {
+  auto r = request({{"op", proto::op::kShutdown}}, timeouts_.request);
+  if (!r && r.error().kind != ErrorKind::Boot) {  // Boot: the VM already went, which is the aim
+    vm_.kill();
+    return r.error();
+  }
+  if (!vm_.wait_exit(timeouts_.shutdown)) {
+    vm_.kill();
+    return make_error(ErrorKind::Infra, "VM did not end within {} ms of shutdown; killed", timeouts_.shutdown.count());
+  }
+  return {};
+}
+
+}  // namespace fb

@@ -1,0 +1,94 @@
+#pragma once
+// The host side of the protocol (protocol/protocol.h), over a Vm's two ports. Synchronous
+// calls that run the io_context until their answer arrives, the VM dies, a deadline passes,
+// or the user interrupts.
+#include "orchestrator/vm/vm.h"
+#include "protocol/frame.h"
+#include "protocol/line_splitter.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+
+namespace fb {
+
+struct AgentHello {
+  int protocol = 0;
+  std::string kernel_release;
+  std::vector<std::string> faults;
+  std::vector<std::pair<std::string, std::string>> injectable;  // function, type
+  nlohmann::json raw;
+};
+
+struct ExecRequest {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string cwd = "/";
+  std::chrono::milliseconds timeout{0};  // 0: none
+};
+
+struct ExecResult {
+  ExitStatus status;
+  std::uint64_t frames = 0;
+  std::uint64_t stdout_bytes = 0;
+  std::uint64_t stderr_bytes = 0;
+  std::uint64_t seq_gaps = 0;  // frames missing or out of order: must be 0
+  std::chrono::nanoseconds guest_duration{0};
+};
+
+using OutputSink = std::function<void(proto::Stream, std::string_view)>;
+
+class AgentClient {
+ public:
+  AgentClient(asio::io_context& io, Vm& vm, Timeouts timeouts);
+  ~AgentClient();
+  AgentClient(const AgentClient&) = delete;
+  AgentClient& operator=(const AgentClient&) = delete;
+
+  // Waits for the agent (boot), resynchronises the control stream, checks the protocol
+  // version and returns what the kernel offers.
+  Result<AgentHello> connect();
+  Result<std::chrono::nanoseconds> ping();
+  Result<ExecResult> exec(const ExecRequest& req, const OutputSink& sink);
+  // Asks the agent to end the VM and waits for it; kills it when it does not end in time.
+  Status shutdown();
+
+  // Sends a raw line (tests use this to feed garbage).
+  void send_raw(std::string_view bytes);
+  // Sends a request and waits for its reply (ok or error both returned as JSON).
+  Result<nlohmann::json> request(nlohmann::json req, std::chrono::milliseconds timeout);
+  std::uint64_t trace_skipped_bytes() const { return frames_.skipped_bytes(); }
+
+ private:
+  struct Channel {
+    OutputSink sink;
+    std::uint64_t next_seq = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t frames = 0, out_bytes = 0, err_bytes = 0;
+    std::deque<proto::Frame> early;  // frames that came before the exec reply named the channel
+    std::optional<nlohmann::json> exit_event;
+  };
+
+  void on_control(std::string_view d);
+  void on_trace(std::string_view d);
+  void deliver(Channel& ch, proto::Frame& f);
+  // Runs the io_context until done() or failure; names what it waited for in errors.
+  Status run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout, const std::string& what);
+  Error vm_gone_error(const std::string& what) const;
+
+  asio::io_context& io_;
+  Vm& vm_;
+  Timeouts timeouts_;
+  proto::LineSplitter lines_;
+  proto::FrameDecoder frames_;
+  std::int64_t next_id_ = 1;
+  std::map<std::int64_t, nlohmann::json> replies_;
+  std::map<std::uint32_t, Channel> channels_;
+  bool ready_seen_ = false;
+  bool control_eof_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace fb

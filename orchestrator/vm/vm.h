@@ -1,0 +1,86 @@
+#pragma once
+// The backend-neutral VM interface (CONVENTIONS 2). A Backend starts a Vm from a VmSpec; a Vm
+// hands out its two agent ports as connected sockets, streams its console, and reports once
+// when it ends. Backends: qemu (direct, default), fake (agent on the host, for tests).
+#include "common/process.h"
+#include "common/result.h"
+#include "orchestrator/core/timeouts.h"
+
+#include <boost/asio.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fb {
+
+namespace asio = boost::asio;
+using UnixSocket = asio::local::stream_protocol::socket;
+
+struct DiskSpec {
+  std::filesystem::path file;
+  std::string format = "raw";  // raw | qcow2
+  std::string serial;          // guest sees /dev/disk/by-id/virtio-<serial>
+  bool read_only = false;
+};
+
+struct VmSpec {
+  std::filesystem::path kernel;
+  std::filesystem::path initrd;
+  std::string extra_cmdline;
+  int memory_mb = 256;
+  int cpus = 1;
+  Accel accel = Accel::Tcg;
+  Timeouts timeouts = Timeouts::for_accel(Accel::Tcg);
+  std::vector<DiskSpec> disks;
+  bool echo_console = false;  // copy the serial console to our stderr as it arrives
+};
+
+struct VmExit {
+  ExitStatus status;
+  bool guest_panicked = false;  // pvpanic reported through QMP
+  std::string reason;           // one line: how it ended
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+  virtual UnixSocket& control() = 0;
+  virtual UnixSocket& trace() = 0;
+  // Everything the serial console printed so far (the tail, when very long).
+  virtual const std::string& console() const = 0;
+  virtual std::optional<VmExit> exit_info() const = 0;
+  // Synchronous and idempotent: the VM is gone when it returns.
+  virtual void kill() = 0;
+  // Waits (running the io_context) up to timeout for the VM to end by itself.
+  virtual bool wait_exit(std::chrono::milliseconds timeout) = 0;
+  virtual std::string describe() const = 0;
+  virtual std::filesystem::path runtime_dir() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual Result<std::unique_ptr<Vm>> start(asio::io_context& io, const VmSpec& spec) = 0;
+};
+
+std::unique_ptr<Backend> make_qemu_backend();
+// Runs faultbox-agent as a host process connected to the same kind of sockets QEMU would use.
+std::unique_ptr<Backend> make_fake_backend(std::filesystem::path agent_binary);
+
+// The kernel command line faultbox boots with (before VmSpec::extra_cmdline).
+std::string base_kernel_cmdline();
+
+// Last n lines of text, for error messages.
+std::string last_lines(const std::string& text, int n);
+
+// Set by SIGINT/SIGTERM handlers; every wait in the VM layer gives up when it is set.
+bool interrupted();
+void set_interrupted(int signal_number);
+int interrupt_signal();
+
+}  // namespace fb

@@ -1,0 +1,59 @@
+#pragma once
+// faultbox host <-> agent protocol, version 1. docs/protocol.md is the prose of this file.
+//
+// Two virtio-serial ports:
+//  - control (org.faultbox.control): newline-delimited JSON. Requests carry "id" and "op";
+//    every request gets exactly one reply {"id", "ok": true, ...} or
+//    {"id", "ok": false, "error": {"code", "message"}}. The agent also sends events
+//    {"event": ...} that answer no request (ready, exit, heartbeat).
+//  - trace (org.faultbox.trace): binary frames (frame.h), for bytes that must arrive
+//    live, in order and unchanged: exec stdout/stderr, kernel log, trace events.
+#include <cstddef>
+#include <cstdint>
+
+namespace fb::proto {
+
+inline constexpr int kVersion = 1;
+
+inline constexpr const char* kControlPortName = "org.faultbox.control";
+inline constexpr const char* kTracePortName = "org.faultbox.trace";
+
+// A control line longer than this is answered with an error and skipped, never buffered.
+inline constexpr std::size_t kMaxLineBytes = 1 << 20;
+// A trace frame carries at most this many payload bytes; larger output is split.
+inline constexpr std::size_t kMaxFramePayload = 64 * 1024;
+// Requests the agent will hold at once before answering "busy".
+inline constexpr int kMaxOutstandingExecs = 32;
+// argv/env of one exec together may not exceed this.
+inline constexpr std::size_t kMaxExecArgBytes = 256 * 1024;
+
+// Printed on the console by the agent when the kernel command line has faultbox.probe=1:
+// the accelerator probe looks for it.
+inline constexpr const char* kProbeMarker = "FAULTBOX-PROBE-OK";
+
+namespace op {
+inline constexpr const char* kHello = "hello";
+inline constexpr const char* kSync = "sync";
+inline constexpr const char* kPing = "ping";
+inline constexpr const char* kExec = "exec";
+inline constexpr const char* kSignal = "signal";
+inline constexpr const char* kShutdown = "shutdown";
+}  // namespace op
+
+namespace event {
+inline constexpr const char* kReady = "ready";
+inline constexpr const char* kExit = "exit";
+}  // namespace event
+
+// Error codes in {"ok": false, "error": {"code": ...}}.
+namespace errc {
+inline constexpr const char* kBadRequest = "bad_request";   // not JSON, or fields missing/wrong
+inline constexpr const char* kTooLarge = "too_large";       // line over kMaxLineBytes
+inline constexpr const char* kUnknownOp = "unknown_op";
+inline constexpr const char* kBusy = "busy";                // too many outstanding execs
+inline constexpr const char* kExecFailed = "exec_failed";   // fork/exec in the guest failed
+inline constexpr const char* kNoSuchChannel = "no_such_channel";
+inline constexpr const char* kVersionMismatch = "version_mismatch";
+}  // namespace errc
+
+}  // namespace fb::proto
