@@ -4,6 +4,7 @@
 #include "orchestrator/cli/session.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/vm/vm.h"
 
 #include <CLI/CLI.hpp>
 
@@ -30,7 +31,10 @@ int main(int argc, char** argv) {
   if (!cache_dir.empty()) fb::set_cache_root(cache_dir);
   fb::cli::install_signal_handlers();
   for (auto& [cmd, run] : runners) {
-    if (cmd->parsed()) return run();
+    if (!cmd->parsed()) continue;
+    int rc = run();
+    // Torn down after SIGINT/SIGTERM/SIGHUP: exit as the shell expects of a signalled job.
+    return fb::interrupted() ? 128 + fb::interrupt_signal() : rc;
   }
   return fb::exit_code::kUsage;
 }

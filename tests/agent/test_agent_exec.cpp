@@ -1,0 +1,111 @@
+// exec over the real protocol: exit statuses, stream separation, liveness, byte-exactness.
+#include "protocol/protocol.h"
+#include "tests/agent/fake_vm.h"
+
+#include <csignal>
+
+using namespace fb;
+
+static ExecRequest cmd(std::vector<std::string> argv) {
+  ExecRequest r;
+  r.argv = std::move(argv);
+  return r;
+}
+
+TEST_CASE("exec separates stdout from stderr and returns the exit code") {
+  test::FakeVm f;
+  test::Captured c;
+  auto r = f.agent->exec(cmd({"sh", "-c", "echo out; echo err >&2; exit 7"}), c.sink());
+  REQUIRE(r.ok());
+  CHECK(r->status.code == 7);
+  CHECK(r->status.signal == 0);
+  CHECK(c.out == "out\n");
+  CHECK(c.err == "err\n");
+  CHECK(r->seq_gaps == 0);
+}
+
+TEST_CASE("a command killed by a signal reports the signal") {
+  test::FakeVm f;
+  test::Captured c;
+  auto r = f.agent->exec(cmd({"sh", "-c", "kill -SEGV $$"}), c.sink());
+  REQUIRE(r.ok());
+  CHECK(r->status.signal == SIGSEGV);
+  CHECK(r->status.shell_code() == 128 + SIGSEGV);
+}
+
+TEST_CASE("a missing program is an exec_failed error, not an exit code") {
+  test::FakeVm f;
+  test::Captured c;
+  auto r = f.agent->exec(cmd({"/no/such/program"}), c.sink());
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("No such file"));
+  // and the agent still works
+  auto again = f.agent->exec(cmd({"true"}), c.sink());
+  REQUIRE(again.ok());
+  CHECK(again->status.code == 0);
+}
+
+TEST_CASE("output arrives while the command still runs") {
+  test::FakeVm f;
+  test::Captured c;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f.agent->exec(cmd({"sh", "-c", "echo first; sleep 1.5; echo second"}), c.sink());
+  auto t1 = std::chrono::steady_clock::now();
+  REQUIRE(r.ok());
+  REQUIRE(c.out_chunks.size() == 2);
+  CHECK(c.out_chunks[0].second == "first\n");
+  // "first" came long before the command ended
+  CHECK(t1 - c.out_chunks[0].first > std::chrono::milliseconds(1000));
+  CHECK(c.out_chunks[0].first - t0 < std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("16 MiB of binary output arrives byte-exact with no sequence gaps") {
+  test::FakeVm f;
+  test::ScratchDir d;
+  std::string file = (d.path() / "blob").string();
+  test::Captured c;
+  auto mk = f.agent->exec(cmd({"sh", "-c", "head -c 16777216 /dev/urandom > " + file + " && sha256sum " + file}),
+                          c.sink());
+  REQUIRE(mk.ok());
+  std::string want = c.out.substr(0, 64);
+  test::Captured blob;
+  auto r = f.agent->exec(cmd({"cat", file}), blob.sink());
+  REQUIRE(r.ok());
+  CHECK(r->status.code == 0);
+  CHECK(blob.out.size() == 16777216u);
+  CHECK(test::sha256_of(blob.out) == want);
+  CHECK(r->seq_gaps == 0);
+  CHECK(r->frames >= 16777216u / proto::kMaxFramePayload);
+  CHECK(f.agent->trace_skipped_bytes() == 0);
+}
+
+TEST_CASE("env and cwd reach the command") {
+  test::FakeVm f;
+  test::Captured c;
+  ExecRequest r = cmd({"sh", "-c", "echo $FOO; pwd"});
+  r.env["FOO"] = "bar baz";
+  r.cwd = "/tmp";
+  auto res = f.agent->exec(r, c.sink());
+  REQUIRE(res.ok());
+  CHECK(c.out == "bar baz\n/tmp\n");
+}
+
+TEST_CASE("an exec past its timeout is killed in the guest and reported as a timeout") {
+  test::FakeVm f;
+  test::Captured c;
+  ExecRequest r = cmd({"sleep", "30"});
+  r.timeout = std::chrono::milliseconds(300);
+  auto res = f.agent->exec(r, c.sink());
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().kind == ErrorKind::Timeout);
+  // the agent killed the workload and serves the next request
+  auto after = f.agent->exec(cmd({"true"}), c.sink());
+  REQUIRE(after.ok());
+}
+
+TEST_CASE("shutdown ends the agent process") {
+  test::FakeVm f;
+  REQUIRE(f.agent->shutdown().ok());
+  REQUIRE(f.vm->exit_info());
+  CHECK(f.vm->exit_info()->status.code == 0);
+}

@@ -1,0 +1,83 @@
+// Protocol behaviour of the real agent binary, running on the host over unix sockets.
+#include "protocol/protocol.h"
+#include "tests/agent/fake_vm.h"
+
+#include <sys/utsname.h>
+
+using namespace fb;
+using nlohmann::json;
+
+TEST_CASE("hello reports protocol version and the kernel the agent runs on") {
+  test::FakeVm f;
+  struct utsname u;
+  uname(&u);
+  CHECK(f.hello.protocol == proto::kVersion);
+  CHECK(f.hello.kernel_release == u.release);
+  CHECK(f.hello.raw.contains("faults"));
+  CHECK(f.hello.raw.contains("injectable"));
+}
+
+TEST_CASE("a hello with another protocol version is refused with version_mismatch") {
+  test::FakeVm f;
+  auto r = f.agent->request({{"op", "hello"}, {"protocol", proto::kVersion + 1}}, std::chrono::seconds(5));
+  REQUIRE(r.ok());
+  CHECK((*r)["ok"] == false);
+  CHECK((*r)["error"]["code"] == proto::errc::kVersionMismatch);
+}
+
+TEST_CASE("garbage, non-objects and unknown ops get error replies and the agent keeps serving") {
+  test::FakeVm f;
+  f.agent->send_raw("this is not json\n[1,2,3]\n{\"op\":42,\"id\":900}\n");
+  auto unknown = f.agent->request({{"op", "make-coffee"}}, std::chrono::seconds(5));
+  REQUIRE(unknown.ok());
+  CHECK((*unknown)["error"]["code"] == proto::errc::kUnknownOp);
+  auto missing = f.agent->request({{"op", "exec"}}, std::chrono::seconds(5));
+  REQUIRE(missing.ok());
+  CHECK((*missing)["error"]["code"] == proto::errc::kBadRequest);
+  auto ping = f.agent->ping();
+  REQUIRE(ping.ok());
+}
+
+TEST_CASE("a control line over the size limit is refused as too_large without killing the agent") {
+  test::FakeVm f;
+  std::string big = "{\"op\":\"ping\",\"pad\":\"" + std::string(proto::kMaxLineBytes + 10, 'x') + "\"}\n";
+  f.agent->send_raw(big);
+  auto ping = f.agent->ping();
+  REQUIRE(ping.ok());
+  // The too_large reply has id null, so request() cannot see it; the agent still answers.
+  auto after = f.agent->request({{"op", "ping"}}, std::chrono::seconds(5));
+  REQUIRE(after.ok());
+  CHECK((*after)["ok"] == true);
+}
+
+TEST_CASE("connect resynchronises after stale garbage in the control stream") {
+  test::FakeVm f(/*connect=*/false);
+  f.agent->send_raw("{\"half a request");  // no newline: joins the next line, which then fails to parse
+  f.agent->send_raw("\n");
+  auto h = f.agent->connect();
+  REQUIRE(h.ok());
+  CHECK(h->protocol == proto::kVersion);
+}
+
+TEST_CASE("too many argv bytes are refused with too_large") {
+  test::FakeVm f;
+  json argv = json::array({"echo"});
+  for (int i = 0; i < 300; ++i) argv.push_back(std::string(1024, 'a'));
+  auto r = f.agent->request({{"op", "exec"}, {"argv", argv}}, std::chrono::seconds(5));
+  REQUIRE(r.ok());
+  CHECK((*r)["error"]["code"] == proto::errc::kTooLarge);
+}
+
+TEST_CASE("when the agent dies, a waiting request fails promptly with the reason") {
+  test::FakeVm f;
+  auto t0 = std::chrono::steady_clock::now();
+  // The agent runs as us on the host: kill it from inside a workload.
+  ExecRequest req;
+  req.argv = {"sh", "-c", "kill -9 $PPID; sleep 30"};
+  test::Captured cap;
+  auto r = f.agent->exec(req, cap.sink());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == ErrorKind::Boot);
+  CHECK_THAT(r.error().message, Catch::Contains("VM ended"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+}

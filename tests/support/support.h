@@ -1,0 +1,64 @@
+#pragma once
+// Test helpers: run a command the way a user's shell would, with stdout and stderr kept apart
+// and each chunk timestamped on arrival, so tests can check liveness as well as content.
+#include "common/process.h"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fb::test {
+
+struct Chunk {
+  int fd;  // 1 or 2
+  std::chrono::steady_clock::time_point at;
+  std::string data;
+};
+
+struct Run {
+  ExitStatus status;
+  std::string out, err;
+  std::vector<Chunk> chunks;
+  double seconds = 0;
+  pid_t pid = -1;
+};
+
+struct RunOptions {
+  std::map<std::string, std::string> env;  // added to (or replacing in) our environment
+  std::vector<std::string> unset_env;
+  std::chrono::seconds timeout{600};
+  // Called once with the child's pid while it runs, after `after` has passed (signal tests).
+  std::optional<std::chrono::milliseconds> act_after;
+  std::function<void(pid_t)> act;
+  // Act when this text first shows up on stderr instead of after a fixed delay.
+  std::string act_on_stderr;
+};
+
+Run run(const std::vector<std::string>& argv, const RunOptions& opts = {});
+
+// Paths handed in by CMake through the environment of the test process.
+std::string faultbox_binary();
+std::string agent_binary();
+std::string env_or_fail(const char* name);
+
+// Processes whose command line mentions needle (skipping ourselves).
+std::vector<pid_t> processes_mentioning(const std::string& needle);
+
+// A fresh private directory under /tmp, removed at destruction.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string sha256_of(const std::string& data);
+
+}  // namespace fb::test

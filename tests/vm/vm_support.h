@@ -1,0 +1,34 @@
+#pragma once
+#include "tests/support/support.h"
+
+#include <catch2/catch.hpp>
+
+namespace fb::test {
+
+// `faultbox exec` with a private runtime dir, so teardown checks see only this run.
+inline Run faultbox_exec(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
+  std::vector<std::string> argv = {faultbox_binary(), "exec"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opts.env["XDG_RUNTIME_DIR"] = rt.path().string();
+  return run(argv, opts);
+}
+
+// Nothing of a VM may remain: no process mentions the runtime root, and the root is empty.
+inline void require_no_leftovers(const ScratchDir& rt) {
+  auto root = rt.path() / "faultbox";
+  std::vector<pid_t> left;
+  for (int i = 0; i < 100; ++i) {  // the janitor and PDEATHSIG act within milliseconds
+    left = processes_mentioning(rt.path().string());
+    bool empty = !std::filesystem::exists(root) || std::filesystem::is_empty(root);
+    if (left.empty() && empty) return;
+    usleep(50000);
+  }
+  CHECK(left.empty());
+  std::string entries;
+  if (std::filesystem::exists(root))
+    for (auto& e : std::filesystem::directory_iterator(root)) entries += e.path().string() + " ";
+  INFO("left in runtime root: " << entries);
+  CHECK(entries.empty());
+}
+
+}  // namespace fb::test
