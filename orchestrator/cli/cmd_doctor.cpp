@@ -1,7 +1,7 @@
 // faultbox doctor: what this host offers, in a few lines.
 #include "common/process.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/cli/session.h"
+#include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"

@@ -3,7 +3,7 @@
 #include "common/fd.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
-#include "orchestrator/cli/session.h"
+#include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/log.h"
 
 #include <unistd.h>

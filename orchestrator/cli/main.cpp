@@ -1,7 +1,7 @@
 // faultbox: run fault-injection experiments against a Linux kernel in a throw-away QEMU VM.
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
-#include "orchestrator/cli/session.h"
+#include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/vm.h"
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   }
   fb::set_verbosity(quiet ? fb::Verbosity::Quiet : verbose ? fb::Verbosity::Verbose : fb::Verbosity::Normal);
   if (!cache_dir.empty()) fb::set_cache_root(cache_dir);
-  fb::cli::install_signal_handlers();
+  fb::install_signal_handlers();
   for (auto& [cmd, run] : runners) {
     if (!cmd->parsed()) continue;
     int rc = run();

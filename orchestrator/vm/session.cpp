@@ -1,4 +1,4 @@
-#include "orchestrator/cli/session.h"
+#include "orchestrator/vm/session.h"
 
 #include "orchestrator/core/image_builder.h"
 #include "orchestrator/core/kernel_builder.h"
@@ -7,7 +7,7 @@
 
 #include <csignal>
 
-namespace fb::cli {
+namespace fb {
 
 namespace fs = std::filesystem;
 
@@ -32,16 +32,6 @@ void install_signal_handlers() {
 }
 
 void set_vm_phase(bool active) { g_vm_phase = active ? 1 : 0; }
-
-void add_session_options(CLI::App& cmd, SessionOptions& o) {
-  cmd.add_option("--kernel", o.kernel, "bzImage to boot (default: the cached faultbox kernel, built if missing)");
-  cmd.add_option("--initrd", o.initrd, "initramfs to boot (default: the faultbox image, built if missing)");
-  cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)");
-  cmd.add_option("--memory", o.memory_mb, "guest memory in MiB")->check(CLI::Range(64, 65536));
-  cmd.add_option("--cpus", o.cpus, "guest CPUs")->check(CLI::Range(1, 64));
-  cmd.add_option("--accel", o.accel, "auto | kvm | tcg (auto probes KVM once and falls back to TCG)");
-  cmd.add_flag("--console", o.echo_console, "copy the guest's serial console to stderr");
-}
 
 Result<fs::path> resolve_kernel(const std::string& kernel) {
   if (!kernel.empty()) {
@@ -121,4 +111,4 @@ Session::~Session() {
   set_vm_phase(false);
 }
 
-}  // namespace fb::cli
+}  // namespace fb

@@ -1,16 +1,14 @@
 #pragma once
-// What `exec` (and later `run`) share: pick kernel, image and accelerator, boot a VM, connect
-// the agent. Owns everything it starts; destruction tears the VM down.
+// What `exec` (and later `run`) and the benchmarks share: pick kernel, image and accelerator,
+// boot a VM, connect the agent. Owns everything it starts; destruction tears the VM down.
 #include "orchestrator/vm/accel.h"
 #include "orchestrator/vm/agent_client.h"
 #include "orchestrator/vm/vm.h"
 
-#include <CLI/CLI.hpp>
-
 #include <memory>
 #include <optional>
 
-namespace fb::cli {
+namespace fb {
 
 struct SessionOptions {
   std::string kernel;  // empty: the cached default kernel (built when missing)
@@ -21,8 +19,6 @@ struct SessionOptions {
   std::string accel = "auto";
   bool echo_console = false;
 };
-
-void add_session_options(CLI::App& cmd, SessionOptions& o);
 
 class Session {
  public:
@@ -54,4 +50,4 @@ Result<std::filesystem::path> resolve_initrd(const std::string& initrd, const st
 void install_signal_handlers();
 void set_vm_phase(bool active);
 
-}  // namespace fb::cli
+}  // namespace fb
