@@ -71,7 +71,8 @@ Runner add_exec(CLI::App& app) {
       "print a 'faultbox:' line and use 2 (usage), 4 (timeout), 5 (infrastructure), 6 (boot).\n"
       "Example: faultbox exec -- sh -c 'zcat /proc/config.gz | grep FAULT_INJECTION'");
   add_session_options(*cmd, o->session);
-  cmd->add_option("--env", o->env, "NAME=VALUE for the command (repeatable)");
+  cmd->add_option("--env", o->env, "NAME=VALUE for the command (repeatable)")
+      ->allow_extra_args(false);  // one value per occurrence: a later "--" still starts the command
   cmd->add_option("--cwd", o->cwd, "working directory in the guest");
   cmd->add_option("--timeout", o->timeout_s, "kill the command after this many seconds (0: never)")
       ->check(CLI::NonNegativeNumber);

@@ -5,7 +5,8 @@ namespace fb::cli {
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
   cmd.add_option("--kernel", o.kernel, "bzImage to boot (default: the cached faultbox kernel, built if missing)");
   cmd.add_option("--initrd", o.initrd, "initramfs to boot (default: the faultbox image, built if missing)");
-  cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)");
+  cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)")
+      ->allow_extra_args(false);  // one value per occurrence: a later "--" still starts the command
   cmd.add_option("--memory", o.memory_mb, "guest memory in MiB")->check(CLI::Range(64, 65536));
   cmd.add_option("--cpus", o.cpus, "guest CPUs")->check(CLI::Range(1, 64));
   cmd.add_option("--accel", o.accel, "auto | kvm | tcg (auto probes KVM once and falls back to TCG)");

@@ -85,3 +85,13 @@ TEST_CASE("a fault armed inside the VM fails only the marked task (failslab, tas
   CHECK_THAT(r.out, Catch::Contains("marked=1"));
   CHECK_THAT(r.out, Catch::Contains("unmarked=0"));
 }
+
+TEST_CASE("exec with --include brings a dynamic host tool with its libraries into the guest") {
+  ScratchDir rt;
+  auto r = faultbox_exec(rt, {"--include", "/usr/sbin/dmsetup", "--", "dmsetup", "targets"});
+  INFO(r.err);
+  REQUIRE(r.status.code == 0);
+  // the kernel's device-mapper answers through the included binary and its libdevmapper
+  CHECK_THAT(r.out, Catch::Contains("dust"));
+  CHECK_THAT(r.out, Catch::Contains("flakey"));
+}
