@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <vector>
 
+extern char** environ;
+
 namespace fb::agent {
 
 using nlohmann::json;
@@ -235,7 +237,10 @@ void Agent::handle_exec(const json& req) {
       (void)!write(status_pipe[1], &e, sizeof e);
       _exit(127);
     }
-    execvpe(cargv[0], cargv.data(), cenv.data());
+    // execvpe would search the agent's own PATH (as PID 1 the kernel gives it none); the
+    // command's PATH must decide where its program is found.
+    environ = cenv.data();
+    execvp(cargv[0], cargv.data());
     int e = errno;
     (void)!write(status_pipe[1], &e, sizeof e);
     _exit(127);
