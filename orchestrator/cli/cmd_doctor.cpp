@@ -36,6 +36,17 @@ Runner add_doctor(CLI::App& app) {
       printf("kernel:  %s (%s)\n", (*k)->bzimage.c_str(), (*k)->release.c_str());
     else
       printf("kernel:  not built yet (faultbox kernel build)\n");
+    {
+      std::error_code ec;
+      std::size_t n = 0;
+      std::uintmax_t bytes = 0;
+      for (auto& e : std::filesystem::directory_iterator(cache_root() / "images", ec)) {
+        ++n;
+        bytes += std::filesystem::file_size(e.path() / "initramfs.cpio", ec);
+      }
+      printf("images:  %zu cached boot image(s), %.1f MiB in %s\n", n, static_cast<double>(bytes) / (1 << 20),
+             (cache_root() / "images").c_str());
+    }
     if (*reprobe) {
       std::error_code ec;
       std::filesystem::remove_all(cache_root() / "accel", ec);
