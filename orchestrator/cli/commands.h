@@ -12,5 +12,6 @@ Runner add_exec(CLI::App& app);
 Runner add_kernel(CLI::App& app);
 Runner add_image(CLI::App& app);
 Runner add_doctor(CLI::App& app);
+Runner add_check(CLI::App& app);
 
 }  // namespace fb::cli

@@ -1,0 +1,505 @@
+#include "orchestrator/core/scenario.h"
+
+#include "common/files.h"
+
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace fb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kNoMax = INT64_MAX;
+
+// Keys every debugfs fault attribute has (Documentation/fault-injection/fault-injection.rst).
+std::vector<KeySpec> attr_keys() {
+  return {
+      {"probability", ValueKind::Int, false, 0, 100, "percent of calls that fail (default 100)"},
+      {"interval", ValueKind::Int, false, 1, kNoMax, "fail at most every Nth eligible call (default 1)"},
+      {"times", ValueKind::Int, false, -1, kNoMax, "how many failures at most, -1 for no limit (default -1)"},
+      {"space", ValueKind::Int, false, 0, kNoMax, "bytes of \"free\" size before failures start (default 0)"},
+      {"verbose", ValueKind::Int, false, 0, 2,
+       "0 quiet, 1 one line + stack per failure, 2 also the call (default 1, so firing is provable)"},
+      {"task_filter", ValueKind::Bool, false, 0, 0,
+       "fail only in the step's own processes (default true: the agent and init are never hit)"},
+  };
+}
+
+std::vector<KeySpec> with_common(std::vector<KeySpec> extra, bool attrs) {
+  std::vector<KeySpec> keys = {
+      {"type", ValueKind::String, true, 0, 0, "the fault type (the section's name)"},
+      {"name", ValueKind::String, false, 0, 0, "a name for reports (default: the type)"},
+      {"steps", ValueKind::StringArray, false, 0, 0, "steps during which it is armed (default: all)"},
+  };
+  if (attrs) {
+    auto a = attr_keys();
+    keys.insert(keys.end(), a.begin(), a.end());
+  }
+  keys.insert(keys.end(), extra.begin(), extra.end());
+  return keys;
+}
+
+std::vector<SectionSpec> build_schema() {
+  std::vector<SectionSpec> s;
+  s.push_back({"scenario",
+               {{"name", ValueKind::String, true, 0, 0, "what the experiment is, one line"},
+                {"description", ValueKind::String, false, 0, 0, "longer prose for the report"}}});
+  s.push_back({"vm",
+               {{"memory", ValueKind::Int, false, 64, 65536, "guest memory in MiB (default 256)"},
+                {"cpus", ValueKind::Int, false, 1, 64, "guest CPUs (default 1)"},
+                {"accel", ValueKind::String, false, 0, 0, "auto, kvm or tcg (default auto)"},
+                {"kernel", ValueKind::String, false, 0, 0, "bzImage path (default: the cached faultbox kernel)"},
+                {"timeout", ValueKind::Duration, false, 0, 0, "whole-run limit, e.g. \"10m\" (default 10m)"},
+                {"include", ValueKind::StringArray, false, 0, 0, "host binaries to copy into the image"},
+                {"cmdline", ValueKind::String, false, 0, 0, "extra kernel command line"}}});
+  s.push_back({"disk",
+               {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
+                {"size", ValueKind::Size, true, 0, 0, "e.g. \"64M\", \"1G\""},
+                {"format", ValueKind::String, false, 0, 0, "raw or qcow2 (default raw)"},
+                {"bus", ValueKind::String, false, 0, 0, "virtio-blk (default)"}}});
+  s.push_back({"step",
+               {{"name", ValueKind::String, true, 0, 0, "unique within the scenario"},
+                {"run", ValueKind::Command, true, 0, 0, "a shell command string, or an argv array"},
+                {"expect_exit", ValueKind::Int, false, 0, 255, "required exit status"},
+                {"expect_stdout", ValueKind::StringArray, false, 0, 0, "substrings stdout must contain"},
+                {"expect_stderr", ValueKind::StringArray, false, 0, 0, "substrings stderr must contain"},
+                {"timeout", ValueKind::Duration, false, 0, 0, "kill the step after this long"}}});
+  s.push_back({"expect",
+               {{"kernel", ValueKind::String, false, 0, 0, "no-crash or crash (default no-crash)"},
+                {"injected_min", ValueKind::Int, false, 0, kNoMax, "faults must have fired at least this often"},
+                {"dmesg_contains", ValueKind::StringArray, false, 0, 0, "substrings the kernel log must contain"},
+                {"dmesg_not_contains", ValueKind::StringArray, false, 0, 0, "substrings it must not contain"}}});
+  auto target = KeySpec{"target", ValueKind::String, true, 0, 0, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
+  s.push_back({"fault.failslab",
+               with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
+                            {"cache_filter", ValueKind::Bool, false, 0, 0, "only caches marked in /sys/kernel/slab/*/failslab"}},
+                           true)});
+  s.push_back({"fault.fail_page_alloc",
+               with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
+                            {"ignore_gfp_highmem", ValueKind::Bool, false, 0, 0, "skip highmem allocations"},
+                            {"min_order", ValueKind::Int, false, 0, 10, "only allocations of at least this order"}},
+                           true)});
+  s.push_back({"fault.fail_make_request", with_common({target}, true)});
+  s.push_back({"fault.fail_io_timeout", with_common({target}, true)});
+  s.push_back({"fault.fail_futex",
+               with_common({{"ignore_private", ValueKind::Bool, false, 0, 0, "skip process-private futexes"}}, true)});
+  s.push_back({"fault.fail_usercopy", with_common({}, true)});
+  s.push_back({"fault.fail_function",
+               with_common({{"function", ValueKind::String, true, 0, 0, "a function in fail_function/injectable"},
+                            {"retval", ValueKind::Int, false, INT64_MIN, kNoMax,
+                             "value it returns, e.g. -12 for ERRNO or 1 for TRUE (default -12)"}},
+                           true)});
+  s.push_back({"fault.fail_nth",
+               with_common({{"nth", ValueKind::Int, false, 1, kNoMax, "fail the Nth fault site the step reaches"},
+                            {"sweep", ValueKind::Bool, false, 0, 0, "run the step with nth = 1, 2, ... until it completes"},
+                            {"sweep_max", ValueKind::Int, false, 1, 100000, "stop sweeping after this many runs"}},
+                           false)});
+  s.push_back({"fault.dm_dust",
+               with_common({target,
+                            {"block_size", ValueKind::Int, false, 512, 1 << 20, "dust block size in bytes (default 512)"},
+                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax, "blocks that fail reads"},
+                            {"quiet", ValueKind::Bool, false, 0, 0, "do not log each bad block hit"}},
+                           false)});
+  s.push_back({"fault.dm_flakey",
+               with_common({target,
+                            {"up_interval", ValueKind::Int, false, 0, kNoMax, "seconds of normal I/O"},
+                            {"down_interval", ValueKind::Int, false, 0, kNoMax, "seconds of faulty I/O"},
+                            {"drop_writes", ValueKind::Bool, false, 0, 0, "silently drop writes while down"},
+                            {"error_writes", ValueKind::Bool, false, 0, 0, "fail writes with EIO while down"},
+                            {"corrupt_bio_byte", ValueKind::IntArray, false, 0, kNoMax,
+                             "[nth_byte, direction (0 read, 1 write), value, flags]"}},
+                           false)});
+  s.push_back({"fault.scsi_debug",
+               with_common({{"every_nth", ValueKind::Int, false, 0, kNoMax, "inject on every Nth command"},
+                            {"opts", ValueKind::StringArray, false, 0, 0,
+                             "error kinds: medium_error, timeout, recovered_error, transport_error, ..."},
+                            {"dev_size_mb", ValueKind::Int, false, 1, 4096, "size of the emulated disk"}},
+                           false)});
+  s.push_back({"fault.null_blk",
+               with_common({{"size_mb", ValueKind::Int, false, 1, 65536, "device size"},
+                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax, "sectors that fail"},
+                            {"timeout_every", ValueKind::Int, false, 0, kNoMax, "time out every Nth request"},
+                            {"requeue_every", ValueKind::Int, false, 0, kNoMax, "requeue every Nth request"}},
+                           false)});
+  s.push_back({"fault.bpf_override",
+               with_common({{"function", ValueKind::String, true, 0, 0, "an ALLOW_ERROR_INJECTION function"},
+                            {"retval", ValueKind::Int, false, INT64_MIN, kNoMax, "value it returns (default -12)"},
+                            {"probability", ValueKind::Int, false, 0, 100, "percent of calls overridden (default 100)"}},
+                           false)});
+  return s;
+}
+
+const SectionSpec* find_section(const std::string& name) {
+  for (auto& s : scenario_schema())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+// The node of key in t, or t itself when the key is absent (for locating an error).
+const toml::node& key_or_table(const toml::table& t, const char* key) {
+  auto* n = t.get(key);
+  return n ? *n : static_cast<const toml::node&>(t);
+}
+
+SourceLocation loc(const std::string& file, const toml::node& n) {
+  return {file, static_cast<int>(n.source().begin.line), static_cast<int>(n.source().begin.column)};
+}
+
+Error err(const SourceLocation& at, const std::string& msg) {
+  return make_error(ErrorKind::Usage, "{}: {}", at.str(), msg);
+}
+
+// Checks one table against a section's keys and returns its values as JSON.
+// skip: keys checked elsewhere (the sub-tables of the top level).
+Result<nlohmann::json> check_table(const toml::table& t, const SectionSpec& spec, const std::string& file,
+                                   const std::string& what, const std::set<std::string>& skip = {}) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [k, node] : t) {
+    std::string key(k.str());
+    if (skip.count(key)) continue;
+    auto at = loc(file, node);
+    auto ks = std::find_if(spec.keys.begin(), spec.keys.end(), [&](const KeySpec& s) { return key == s.key; });
+    if (ks == spec.keys.end()) {
+      std::string known;
+      for (auto& s : spec.keys) known += std::string(known.empty() ? "" : ", ") + s.key;
+      return err(at, fmt::format("unknown key '{}' in {} (known: {})", key, what, known));
+    }
+    auto type_error = [&](const char* want) { return err(at, fmt::format("key '{}' in {} must be {}", key, what, want)); };
+    switch (ks->kind) {
+      case ValueKind::Int: {
+        auto v = node.value_exact<std::int64_t>();
+        if (!v) return type_error("an integer");
+        if (*v < ks->min || *v > ks->max)
+          return err(at, ks->max == kNoMax ? fmt::format("key '{}' in {} must be >= {}, not {}", key, what, ks->min, *v)
+                                           : fmt::format("key '{}' in {} must be in {}..{}, not {}", key, what,
+                                                         ks->min, ks->max, *v));
+        out[key] = *v;
+        break;
+      }
+      case ValueKind::Bool: {
+        auto v = node.value_exact<bool>();
+        if (!v) return type_error("true or false");
+        out[key] = *v;
+        break;
+      }
+      case ValueKind::String: {
+        auto v = node.value_exact<std::string>();
+        if (!v) return type_error("a string");
+        out[key] = *v;
+        break;
+      }
+      case ValueKind::Size: {
+        std::optional<std::uint64_t> bytes;
+        if (auto s = node.value_exact<std::string>()) bytes = parse_size(*s);
+        else if (auto i = node.value_exact<std::int64_t>(); i && *i > 0) bytes = static_cast<std::uint64_t>(*i);
+        if (!bytes || *bytes == 0) return type_error("a size such as \"64M\" or \"1G\"");
+        out[key] = *bytes;
+        break;
+      }
+      case ValueKind::Duration: {
+        auto s = node.value_exact<std::string>();
+        auto d = s ? parse_duration(*s) : std::nullopt;
+        if (!d) return type_error("a duration such as \"30s\", \"500ms\" or \"2m\"");
+        out[key] = d->count();
+        break;
+      }
+      case ValueKind::StringArray:
+      case ValueKind::IntArray:
+      case ValueKind::Command: {
+        if (ks->kind == ValueKind::Command) {
+          if (auto s = node.value_exact<std::string>()) {
+            if (s->empty()) return err(at, fmt::format("key '{}' in {} is empty", key, what));
+            out[key] = {"sh", "-c", *s};
+            break;
+          }
+        }
+        auto* arr = node.as_array();
+        bool ints = ks->kind == ValueKind::IntArray;
+        if (!arr) return type_error(ints ? "an array of integers" : "an array of strings");
+        nlohmann::json a = nlohmann::json::array();
+        for (auto& el : *arr) {
+          if (ints) {
+            auto v = el.value_exact<std::int64_t>();
+            if (!v) return err(loc(file, el), fmt::format("key '{}' in {} must hold only integers", key, what));
+            if (*v < ks->min) return err(loc(file, el), fmt::format("key '{}' in {}: {} is below {}", key, what, *v, ks->min));
+            a.push_back(*v);
+          } else {
+            auto v = el.value_exact<std::string>();
+            if (!v) return err(loc(file, el), fmt::format("key '{}' in {} must hold only strings", key, what));
+            a.push_back(*v);
+          }
+        }
+        if (ks->kind == ValueKind::Command && a.empty()) return err(at, fmt::format("key '{}' in {} is empty", key, what));
+        out[key] = a;
+        break;
+      }
+    }
+  }
+  for (auto& ks : spec.keys) {
+    if (ks.required && !out.contains(ks.key)) {
+      auto at = SourceLocation{file, static_cast<int>(t.source().begin.line), static_cast<int>(t.source().begin.column)};
+      return err(at, fmt::format("{} is missing required key '{}'", what, ks.key));
+    }
+  }
+  return out;
+}
+
+Status check_choice(const nlohmann::json& j, const char* key, std::initializer_list<const char*> choices,
+                    const SourceLocation& at, const std::string& what) {
+  if (!j.contains(key)) return {};
+  std::string v = j[key];
+  std::string all;
+  for (auto* c : choices) {
+    if (v == c) return {};
+    all += std::string(all.empty() ? "" : " | ") + c;
+  }
+  return err(at, fmt::format("key '{}' in {} must be {}, not \"{}\"", key, what, all, v));
+}
+
+// Array of tables `[[name]]`; also accepts none. A single `[name]` table is an error (the
+// TOML would silently mean one element otherwise, which hides typos like [step]).
+Result<std::vector<const toml::table*>> table_array(const toml::table& root, const char* name, const std::string& file) {
+  std::vector<const toml::table*> out;
+  auto* node = root.get(name);
+  if (!node) return out;
+  auto* arr = node->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    return err(loc(file, *node), fmt::format("'{}' must be written as [[{}]] (an array of tables)", name, name));
+  for (auto& el : *arr) out.push_back(el.as_table());
+  return out;
+}
+
+}  // namespace
+
+std::string SourceLocation::str() const { return fmt::format("{}:{}:{}", file, line, column); }
+
+const char* to_string(ValueKind k) {
+  switch (k) {
+    case ValueKind::Int: return "integer";
+    case ValueKind::Bool: return "boolean";
+    case ValueKind::String: return "string";
+    case ValueKind::StringArray: return "array of strings";
+    case ValueKind::IntArray: return "array of integers";
+    case ValueKind::Duration: return "duration";
+    case ValueKind::Size: return "size";
+    case ValueKind::Command: return "string or array of strings";
+  }
+  return "?";
+}
+
+const std::vector<SectionSpec>& scenario_schema() {
+  static const std::vector<SectionSpec> schema = build_schema();
+  return schema;
+}
+
+std::string schema_markdown() {
+  std::string out;
+  for (auto& sec : scenario_schema()) {
+    std::string title = sec.name == "scenario" ? "top level" : sec.name.rfind("fault.", 0) == 0
+                                                                   ? "[[fault]] type = \"" + sec.name.substr(6) + "\""
+                                                                   : sec.name == "vm" || sec.name == "expect"
+                                                                         ? "[" + sec.name + "]"
+                                                                         : "[[" + sec.name + "]]";
+    out += fmt::format("\n<!-- section: {} -->\n### {}\n\n| key | type | required | range | meaning |\n|---|---|---|---|---|\n",
+                       sec.name, title);
+    for (auto& k : sec.keys) {
+      std::string range;
+      if (k.kind == ValueKind::Int || k.kind == ValueKind::IntArray) {
+        if (k.max == kNoMax && k.min == INT64_MIN) range = "any";
+        else if (k.max == kNoMax) range = fmt::format(">= {}", k.min);
+        else range = fmt::format("{}..{}", k.min, k.max);
+      }
+      out += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.key, to_string(k.kind), k.required ? "yes" : "no", range,
+                         k.doc);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> fault_types() {
+  std::vector<std::string> out;
+  for (auto& s : scenario_schema())
+    if (s.name.rfind("fault.", 0) == 0) out.push_back(s.name.substr(6));
+  return out;
+}
+
+std::optional<std::uint64_t> parse_size(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  std::size_t i = 0;
+  std::uint64_t v = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) {
+    if (v > (UINT64_MAX - 9) / 10) return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(s[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit = s.substr(i);
+  static const std::map<std::string, int> shifts = {{"", 0},   {"K", 10},  {"M", 20},  {"G", 30},
+                                                     {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+  auto it = shifts.find(unit);
+  if (it == shifts.end() || (it->second && v > (UINT64_MAX >> it->second))) return std::nullopt;
+  return v << it->second;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& s) {
+  std::size_t i = 0;
+  std::int64_t v = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) {
+    if (v > INT64_MAX / 1000 / 3600 / 10) return std::nullopt;
+    v = v * 10 + (s[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit = s.substr(i);
+  if (unit == "ms") return std::chrono::milliseconds(v);
+  if (unit == "s") return std::chrono::milliseconds(v * 1000);
+  if (unit == "m") return std::chrono::milliseconds(v * 60000);
+  if (unit == "h") return std::chrono::milliseconds(v * 3600000);
+  return std::nullopt;
+}
+
+Result<Scenario> parse_scenario_text(const std::string& text, const std::string& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    return err({file, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
+               std::string(e.description()));
+  }
+  Scenario sc;
+  sc.file = file;
+
+  // top level: the scenario section's keys, plus the known sub-tables
+  static const std::set<std::string> tables = {"vm", "disk", "fault", "step", "expect"};
+  for (auto& [k, node] : root) {
+    std::string key(k.str());
+    if (!tables.count(key) && (node.is_table() || node.is_array_of_tables()))
+      return err(loc(file, node), fmt::format("unknown section '{}' (known: vm, disk, fault, step, expect)", key));
+  }
+  auto topv = check_table(root, *find_section("scenario"), file, "the scenario", tables);
+  if (!topv) return topv.error();
+  sc.name = (*topv)["name"];
+  sc.description = topv->value("description", "");
+
+  if (auto* vmnode = root.get("vm")) {
+    auto* vmt = vmnode->as_table();
+    if (!vmt) return err(loc(file, *vmnode), "'vm' must be a table: [vm]");
+    auto v = check_table(*vmt, *find_section("vm"), file, "[vm]");
+    if (!v) return v.error();
+    FB_TRY(check_choice(*v, "accel", {"auto", "kvm", "tcg"}, loc(file, key_or_table(*vmt, "accel")), "[vm]"));
+    sc.vm.memory_mb = static_cast<int>(v->value("memory", 256));
+    sc.vm.cpus = static_cast<int>(v->value("cpus", 1));
+    sc.vm.accel = v->value("accel", "auto");
+    sc.vm.kernel = v->value("kernel", "");
+    sc.vm.cmdline = v->value("cmdline", "");
+    if (v->contains("timeout")) sc.vm.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
+    if (v->contains("include")) sc.vm.include = (*v)["include"].get<std::vector<std::string>>();
+  }
+
+  auto disks = table_array(root, "disk", file);
+  if (!disks) return disks.error();
+  std::set<std::string> disk_names;
+  for (auto* t : *disks) {
+    auto v = check_table(*t, *find_section("disk"), file, "[[disk]]");
+    if (!v) return v.error();
+    ScenarioDisk d;
+    d.where = {file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    d.name = (*v)["name"];
+    d.size_bytes = (*v)["size"];
+    d.format = v->value("format", "raw");
+    d.bus = v->value("bus", "virtio-blk");
+    FB_TRY(check_choice(*v, "format", {"raw", "qcow2"}, loc(file, key_or_table(*t, "format")), "[[disk]]"));
+    FB_TRY(check_choice(*v, "bus", {"virtio-blk"}, loc(file, key_or_table(*t, "bus")), "[[disk]]"));
+    if (!disk_names.insert(d.name).second) return err(loc(file, *t->get("name")), fmt::format("disk '{}' is declared twice", d.name));
+    sc.disks.push_back(d);
+  }
+
+  auto steps = table_array(root, "step", file);
+  if (!steps) return steps.error();
+  std::set<std::string> step_names;
+  for (auto* t : *steps) {
+    auto v = check_table(*t, *find_section("step"), file, "[[step]]");
+    if (!v) return v.error();
+    StepSpec s;
+    s.where = {file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    s.name = (*v)["name"];
+    s.argv = (*v)["run"].get<std::vector<std::string>>();
+    if (v->contains("expect_exit")) s.expect_exit = static_cast<int>((*v)["expect_exit"].get<std::int64_t>());
+    if (v->contains("expect_stdout")) s.expect_stdout = (*v)["expect_stdout"].get<std::vector<std::string>>();
+    if (v->contains("expect_stderr")) s.expect_stderr = (*v)["expect_stderr"].get<std::vector<std::string>>();
+    if (v->contains("timeout")) s.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
+    if (!step_names.insert(s.name).second) return err(loc(file, *t->get("name")), fmt::format("step '{}' is declared twice", s.name));
+    sc.steps.push_back(s);
+  }
+  if (sc.steps.empty()) return err({file, 1, 1}, "the scenario has no [[step]]: nothing would run");
+
+  auto faults = table_array(root, "fault", file);
+  if (!faults) return faults.error();
+  for (auto* t : *faults) {
+    auto type_node = t->get("type");
+    auto where = SourceLocation{file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    if (!type_node) return err(where, "[[fault]] is missing required key 'type'");
+    auto type = type_node->value_exact<std::string>();
+    if (!type) return err(loc(file, *type_node), "key 'type' in [[fault]] must be a string");
+    const SectionSpec* spec = find_section("fault." + *type);
+    if (!spec) {
+      std::string all;
+      for (auto& f : fault_types()) all += std::string(all.empty() ? "" : ", ") + f;
+      return err(loc(file, *type_node), fmt::format("unknown fault type '{}' (known: {})", *type, all));
+    }
+    auto v = check_table(*t, *spec, file, "[[fault]] of type " + *type);
+    if (!v) return v.error();
+    FaultSpec f;
+    f.where = where;
+    f.type = *type;
+    f.name = v->value("name", *type);
+    if (v->contains("steps")) {
+      f.steps = (*v)["steps"].get<std::vector<std::string>>();
+      for (auto& s : f.steps)
+        if (!step_names.count(s))
+          return err(loc(file, *t->get("steps")), fmt::format("fault '{}' names step '{}', which does not exist", f.name, s));
+    }
+    if (v->contains("target")) {
+      std::string target = (*v)["target"];
+      auto tl = loc(file, *t->get("target"));
+      if (target.rfind("disk:", 0) != 0)
+        return err(tl, fmt::format("target '{}' must be \"disk:NAME\" or \"disk:NAME/PARTITION\"", target));
+      std::string dn = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
+      if (!disk_names.count(dn)) return err(tl, fmt::format("target '{}' names disk '{}', which is not declared", target, dn));
+    }
+    if (f.type == "fail_nth" && !v->contains("nth") && !v->value("sweep", false))
+      return err(where, "a fail_nth fault needs 'nth' or 'sweep = true'");
+    for (const char* k : {"type", "name", "steps"}) v->erase(k);
+    f.params = *v;
+    sc.faults.push_back(f);
+  }
+
+  if (auto* en = root.get("expect")) {
+    auto* et = en->as_table();
+    if (!et) return err(loc(file, *en), "'expect' must be a table: [expect]");
+    auto v = check_table(*et, *find_section("expect"), file, "[expect]");
+    if (!v) return v.error();
+    FB_TRY(check_choice(*v, "kernel", {"no-crash", "crash"}, loc(file, key_or_table(*et, "kernel")), "[expect]"));
+    sc.expect.kernel = v->value("kernel", "no-crash");
+    if (v->contains("injected_min")) sc.expect.injected_min = (*v)["injected_min"].get<std::int64_t>();
+    if (v->contains("dmesg_contains")) sc.expect.dmesg_contains = (*v)["dmesg_contains"].get<std::vector<std::string>>();
+    if (v->contains("dmesg_not_contains"))
+      sc.expect.dmesg_not_contains = (*v)["dmesg_not_contains"].get<std::vector<std::string>>();
+    if (sc.expect.injected_min && sc.faults.empty())
+      return err(loc(file, *et->get("injected_min")), "'injected_min' is set but the scenario has no [[fault]]");
+  }
+  return sc;
+}
+
+Result<Scenario> load_scenario(const fs::path& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  return parse_scenario_text(*text, path.string());
+}
+
+}  // namespace fb

@@ -1,0 +1,178 @@
+#include "common/files.h"
+#include "orchestrator/core/scenario.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+#include <regex>
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace fb;
+namespace fs = std::filesystem;
+
+static fs::path source_dir() { return FAULTBOX_SOURCE_DIR; }
+
+TEST_CASE("every malformed scenario in the corpus is refused with file:line:col and its message") {
+  int cases = 0;
+  for (auto& e : fs::directory_iterator(source_dir() / "tests/data/scenarios/bad")) {
+    if (e.path().extension() != ".toml") continue;
+    ++cases;
+    auto text = read_file(e.path());
+    REQUIRE(text.ok());
+    std::smatch m;
+    std::regex error_line("# error: ([^\n]*)");
+    REQUIRE(std::regex_search(*text, m, error_line));
+    std::string want = m[1];
+    auto sc = load_scenario(e.path());
+    INFO(e.path().filename().string() << (sc.ok() ? std::string(" parsed OK") : ": " + sc.error().message));
+    REQUIRE_FALSE(sc.ok());
+    CHECK(sc.error().kind == ErrorKind::Usage);
+    std::regex located("^" + std::regex_replace(e.path().string(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+                       R"(:(\d+):(\d+): )");
+    REQUIRE(std::regex_search(sc.error().message, m, located));
+    CHECK(std::stoi(m[1]) >= 1);
+    CHECK(std::stoi(m[2]) >= 1);
+    CHECK_THAT(sc.error().message, Catch::Contains(want));
+    std::smatch at;
+    if (std::regex_search(*text, at, std::regex("# at: (\\d+):(\\d+)"))) {
+      CHECK(m[1].str() == at[1].str());
+      CHECK(m[2].str() == at[2].str());
+    }
+  }
+  CHECK(cases >= 20);
+}
+
+TEST_CASE("the examples validate") {
+  int n = 0;
+  for (auto& e : fs::directory_iterator(source_dir() / "examples")) {
+    if (e.path().extension() != ".toml") continue;
+    ++n;
+    auto sc = load_scenario(e.path());
+    INFO(e.path().string() << ": " << (sc.ok() ? "" : sc.error().message));
+    CHECK(sc.ok());
+  }
+  CHECK(n >= 1);
+}
+
+TEST_CASE("a valid scenario becomes the model it describes") {
+  auto sc = parse_scenario_text(R"(
+name = "n"
+description = "d"
+[vm]
+memory = 512
+cpus = 2
+timeout = "90s"
+include = ["/usr/sbin/dmsetup"]
+[[disk]]
+name = "data"
+size = "64M"
+[[fault]]
+type = "fail_make_request"
+target = "disk:data/1"
+probability = 50
+steps = ["io"]
+[[fault]]
+type = "fail_function"
+function = "should_failslab"
+retval = -12
+[[step]]
+name = "io"
+run = ["dd", "if=/dev/vda1", "of=/dev/null"]
+expect_exit = 1
+timeout = "500ms"
+[expect]
+injected_min = 3
+dmesg_contains = ["Buffer I/O error"]
+)",
+                                "inline.toml");
+  REQUIRE(sc.ok());
+  CHECK(sc->vm.memory_mb == 512);
+  CHECK(sc->vm.cpus == 2);
+  CHECK(sc->vm.timeout == std::chrono::seconds(90));
+  CHECK(sc->vm.include == std::vector<std::string>{"/usr/sbin/dmsetup"});
+  REQUIRE(sc->disks.size() == 1);
+  CHECK(sc->disks[0].size_bytes == 64ull << 20);
+  REQUIRE(sc->faults.size() == 2);
+  CHECK(sc->faults[0].type == "fail_make_request");
+  CHECK(sc->faults[0].name == "fail_make_request");
+  CHECK(sc->faults[0].steps == std::vector<std::string>{"io"});
+  CHECK(sc->faults[0].params["probability"] == 50);
+  CHECK(sc->faults[0].params["target"] == "disk:data/1");
+  CHECK_FALSE(sc->faults[0].params.contains("type"));
+  CHECK(sc->faults[1].params["retval"] == -12);
+  REQUIRE(sc->steps.size() == 1);
+  CHECK(sc->steps[0].argv == std::vector<std::string>{"dd", "if=/dev/vda1", "of=/dev/null"});
+  CHECK(sc->steps[0].expect_exit == 1);
+  CHECK(sc->steps[0].timeout == std::chrono::milliseconds(500));
+  CHECK(sc->steps[0].where.line == 21);  // the [[step]] header
+  CHECK(sc->expect.injected_min == 3);
+}
+
+TEST_CASE("a run string becomes sh -c") {
+  auto sc = parse_scenario_text("name = \"n\"\n[[step]]\nname = \"s\"\nrun = \"echo a | wc -c\"\n", "x.toml");
+  REQUIRE(sc.ok());
+  CHECK(sc->steps[0].argv == std::vector<std::string>{"sh", "-c", "echo a | wc -c"});
+}
+
+TEST_CASE("sizes and durations parse, nonsense does not") {
+  CHECK(parse_size("64M") == 64ull << 20);
+  CHECK(parse_size("1G") == 1ull << 30);
+  CHECK(parse_size("512K") == 512ull << 10);
+  CHECK(parse_size("4096") == 4096u);
+  CHECK_FALSE(parse_size("M"));
+  CHECK_FALSE(parse_size("12X"));
+  CHECK_FALSE(parse_size("99999999999999999999G"));
+  CHECK(parse_duration("500ms") == std::chrono::milliseconds(500));
+  CHECK(parse_duration("2m") == std::chrono::minutes(2));
+  CHECK_FALSE(parse_duration("2"));
+  CHECK_FALSE(parse_duration("fast"));
+}
+
+TEST_CASE("docs/scenarios.md documents exactly the keys the parser knows") {
+  auto doc = read_file(source_dir() / "docs/scenarios.md");
+  REQUIRE(doc.ok());
+  std::map<std::string, std::set<std::string>> documented;
+  std::string section;
+  std::regex marker("<!-- section: ([a-z_.]+) -->");
+  std::regex row("^\\| `([a-z_]+)` \\|");
+  std::istringstream in(*doc);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, marker)) section = m[1];
+    else if (!section.empty() && std::regex_search(line, m, row)) documented[section].insert(m[1]);
+  }
+  std::map<std::string, std::set<std::string>> known;
+  for (auto& s : scenario_schema())
+    for (auto& k : s.keys) known[s.name].insert(k.key);
+  CHECK(documented == known);
+}
+
+TEST_CASE("the parser survives 3000 random mutations of a valid scenario") {
+  auto base = read_file(source_dir() / "examples/failslab-one-task.toml");
+  REQUIRE(base.ok());
+  std::mt19937 rng(12345);
+  int refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = *base;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits; ++k) {
+      std::size_t pos = rng() % t.size();
+      switch (rng() % 3) {
+        case 0: t[pos] = static_cast<char>(rng() % 256); break;
+        case 1: t.erase(pos, 1 + rng() % 8); break;
+        default: t.insert(pos, std::string(1 + rng() % 3, "=[]\"{},\n#x0"[rng() % 12])); break;
+      }
+      if (t.empty()) t = "x";
+    }
+    auto sc = parse_scenario_text(t, "m.toml");
+    if (!sc.ok()) {
+      ++refused;
+      CHECK_THAT(sc.error().message, Catch::StartsWith("m.toml:"));
+    }
+  }
+  CHECK(refused > 1000);  // most mutations break something, and each says where
+}
