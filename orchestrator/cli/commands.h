@@ -12,6 +12,8 @@ Runner add_exec(CLI::App& app);
 Runner add_kernel(CLI::App& app);
 Runner add_image(CLI::App& app);
 Runner add_doctor(CLI::App& app);
+Runner add_triage(CLI::App& app);
 Runner add_check(CLI::App& app);
+Runner add_run(CLI::App& app);
 
 }  // namespace fb::cli

@@ -1,0 +1,38 @@
+#pragma once
+// The kernel log as /dev/kmsg hands it out ("prio,seq,usec,flags;text" records), turned into
+// readable lines, and the fault-injection events in it: each "FAULT_INJECTION: forcing a
+// failure" record with the fault's name and the stack dumped after it.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fb {
+
+struct KmsgRecord {
+  int level = 6;
+  std::uint64_t seq = 0;
+  std::uint64_t usec = 0;
+  std::string text;  // \xNN escapes decoded; may hold newlines
+  std::string line() const;  // "[   12.345678] text"
+};
+
+// Splits a byte stream of records; incomplete trailing bytes stay in `pending`.
+class KmsgParser {
+ public:
+  void feed(std::string_view bytes, std::vector<KmsgRecord>& out);
+
+ private:
+  std::string pending_;
+};
+
+struct InjectionEvent {
+  std::string fault;                // the debugfs attribute's name: failslab, fail_make_request, ...
+  std::string task;                 // "Comm: xxx" of the failing task, when dumped
+  std::vector<std::string> frames;  // call trace, innermost first, without the injection machinery
+  std::string stack_signature() const;  // "f1 <- f2 <- f3" of the first frames
+};
+
+std::vector<InjectionEvent> find_injections(const std::vector<KmsgRecord>& records);
+
+}  // namespace fb

@@ -1,0 +1,297 @@
+// The crash detector: a golden corpus of console logs (tests/data/console, CONVENTIONS 10) and
+// focused checks of prefix stripping, frame skipping and robustness against garbage.
+#include "common/files.h"
+#include "orchestrator/core/crash_report.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+using namespace fb;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::filesystem::path corpus_dir() {
+  if (const char* env = std::getenv("FAULTBOX_CONSOLE_CORPUS"); env && *env) return env;
+  return FAULTBOX_CONSOLE_CORPUS_DIR;
+}
+
+// A corpus file: "# key: value" header lines, then the console text exactly as captured.
+struct CorpusCase {
+  std::vector<std::pair<std::string, std::string>> header;  // in file order
+  std::string body;
+
+  std::string get(const std::string& key) const {
+    for (const auto& [k, v] : header)
+      if (k == key) return v;
+    return {};
+  }
+  void set(const std::string& key, const std::string& value) {
+    for (auto& [k, v] : header)
+      if (k == key) {
+        v = value;
+        return;
+      }
+    header.emplace_back(key, value);
+  }
+  void erase(const std::string& key) {
+    header.erase(std::remove_if(header.begin(), header.end(), [&](const auto& kv) { return kv.first == key; }),
+                 header.end());
+  }
+  std::string serialize() const {
+    std::string out;
+    for (const auto& [k, v] : header) out += "# " + k + ": " + v + "\n";
+    return out + body;
+  }
+};
+
+CorpusCase parse_case(const std::string& text) {
+  CorpusCase c;
+  std::size_t pos = 0;
+  while (pos < text.size() && text.compare(pos, 2, "# ") == 0) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos + 2, end - pos - 2);
+    auto colon = line.find(": ");
+    if (colon == std::string::npos && !line.empty() && line.back() == ':') colon = line.size() - 1;
+    if (colon == std::string::npos) break;
+    c.header.emplace_back(line.substr(0, colon), colon + 2 <= line.size() ? line.substr(colon + 2) : "");
+    pos = end + 1;
+  }
+  c.body = text.substr(std::min(pos, text.size()));
+  return c;
+}
+
+// Event kinds in order of first appearance: "oom_kill, fault_injection".
+std::string event_kinds(const ConsoleScan& scan) {
+  std::vector<std::string> kinds;
+  for (const auto& e : scan.events)
+    if (std::find(kinds.begin(), kinds.end(), to_string(e.kind)) == kinds.end()) kinds.push_back(to_string(e.kind));
+  std::string out;
+  for (const auto& k : kinds) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+std::string title_of(std::string_view log) {
+  auto scan = scan_console(log);
+  return scan.crash ? scan.crash->title : std::string("(no crash)");
+}
+
+}  // namespace
+
+TEST_CASE("every golden console log gets its expected title and kind and verdict") {
+  const bool update = std::getenv("FAULTBOX_UPDATE_GOLDEN") && std::string(std::getenv("FAULTBOX_UPDATE_GOLDEN")) == "1";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(corpus_dir()))
+    if (entry.path().extension() == ".log") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 25);
+
+  for (const auto& path : files) {
+    auto text = read_file(path);
+    REQUIRE(text.ok());
+    CorpusCase c = parse_case(*text);
+    ConsoleScan scan = scan_console(c.body);
+    const bool crashed = scan.crash.has_value();
+    const std::string title = crashed ? scan.crash->title : "";
+    const std::string kind = crashed ? to_string(scan.crash->kind) : "";
+    const std::string events = event_kinds(scan);
+
+    if (update) {
+      if (crashed) {
+        c.set("title", title);
+        c.set("kind", kind);
+      } else {
+        c.erase("title");
+        c.erase("kind");
+      }
+      c.set("crashed", crashed ? "true" : "false");
+      if (events.empty())
+        c.erase("events");
+      else
+        c.set("events", events);
+      if (c.serialize() != *text) REQUIRE(write_file_atomic(path, c.serialize()).ok());
+      continue;
+    }
+
+    INFO(path.filename().string() << " (FAULTBOX_UPDATE_GOLDEN=1 rewrites the headers)");
+    REQUIRE_FALSE(c.get("source").empty());
+    const std::string expected_crashed = c.get("crashed").empty() ? (c.get("title").empty() ? "false" : "true")
+                                                                   : c.get("crashed");
+    CHECK(expected_crashed == (crashed ? "true" : "false"));
+    CHECK(c.get("title") == title);
+    CHECK(c.get("kind") == kind);
+    CHECK(c.get("events") == events);
+    if (crashed) {
+      CHECK_FALSE(scan.crash->report.empty());
+      CHECK(scan.crash->first_line >= 1);
+      CHECK(scan.crash->last_line >= scan.crash->first_line);
+    }
+  }
+}
+
+TEST_CASE("printk prefixes are stripped: syslog level and timestamp and caller id") {
+  auto a = split_console_prefix("[    1.234567] BUG: x");
+  CHECK(a.text == "BUG: x");
+  CHECK(a.caller.empty());
+  auto b = split_console_prefix("[   12.345678][ T1234] WARNING: y");
+  CHECK(b.text == "WARNING: y");
+  CHECK(b.caller == "T1234");
+  auto c = split_console_prefix("[  C1] rcu: z");
+  CHECK(c.text == "rcu: z");
+  CHECK(c.caller == "C1");
+  auto d = split_console_prefix("<4>[    0.000000] [    T7] text");
+  CHECK(d.text == "text");
+  CHECK(d.caller == "T7");
+  // A trace line keeps its indentation; a malformed prefix is left alone.
+  CHECK(split_console_prefix("[    1.177440]  direct_entry+0xa5/0xbb").text == " direct_entry+0xa5/0xbb");
+  CHECK(split_console_prefix("[ 1.2 BUG: x").text == "[ 1.2 BUG: x");
+  CHECK(split_console_prefix("").text.empty());
+}
+
+TEST_CASE("machinery frames are recognised, the code under test is not") {
+  for (const char* f : {"dump_stack", "dump_stack_lvl", "__warn", "report_bug", "handle_bug", "exc_invalid_op",
+                        "asm_exc_invalid_op", "panic", "should_fail_ex", "should_failslab", "__should_failslab",
+                        "should_fail_bio", "fail_dump", "lkdtm_do_action", "direct_entry", "full_proxy_write",
+                        "vfs_write", "ksys_write", "do_syscall_64", "entry_SYSCALL_64_after_hwframe",
+                        "page_fault_oops", "exc_page_fault", "asm_exc_page_fault", "do_user_addr_fault",
+                        "slab_pre_alloc_hook.constprop.0", "kmem_cache_alloc", "_raw_spin_lock"})
+    CHECK(is_machinery_frame(f));
+  for (const char* f : {"lkdtm_BUG", "lkdtm_WARNING", "submit_bio_noacct", "getname_flags", "ext4_fill_super"})
+    CHECK_FALSE(is_machinery_frame(f));
+}
+
+TEST_CASE("the guilty frame skips fault-injection and exception frames") {
+  const char* log =
+      "[   10.000000] BUG: unable to handle page fault for address: ffffc90000a3b000\n"
+      "[   10.000001] #PF: supervisor read access in kernel mode\n"
+      "[   10.000002] Oops: 0000 [#1] PREEMPT SMP\n"
+      "[   10.000003] CPU: 1 PID: 311 Comm: dd Not tainted 6.1.192 #1\n"
+      "[   10.000004] RIP: 0010:should_fail_bio+0x1c/0x40\n"
+      "[   10.000005] Call Trace:\n"
+      "[   10.000006]  <TASK>\n"
+      "[   10.000007]  ? page_fault_oops+0x10/0x20\n"
+      "[   10.000008]  ? exc_page_fault+0x60/0x140\n"
+      "[   10.000009]  asm_exc_page_fault+0x22/0x30\n"
+      "[   10.000010]  should_fail_bio.isra.0+0x1c/0x40\n"
+      "[   10.000011]  submit_bio_noacct+0x8e/0x4a0 [null_blk]\n"
+      "[   10.000012]  submit_bio+0x3c/0x80\n"
+      "[   10.000013]  </TASK>\n"
+      "[   10.000014] ---[ end trace 0000000000000000 ]---\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->kind == CrashKind::PageFault);
+  CHECK(scan.crash->guilty_frame == "submit_bio_noacct");
+  CHECK(scan.crash->title == "BUG: unable to handle page fault in submit_bio_noacct");
+  CHECK(scan.crash->first_line == 1);
+  CHECK(scan.crash->last_line == 15);
+}
+
+TEST_CASE("titles do not change with addresses or timestamps or PIDs or CPUs") {
+  const char* a =
+      "[    1.170227] kernel BUG at drivers/misc/lkdtm/bugs.c:78!\n"
+      "[    1.171506] invalid opcode: 0000 [#1] SMP\n"
+      "[    1.171927] CPU: 0 PID: 26 Comm: sh Not tainted 6.1.192 #1\n"
+      "[    1.172247] RIP: 0010:lkdtm_BUG+0x0/0x2 [lkdtm]\n";
+  const char* b =
+      "[  391.000001][ T4711] kernel BUG at drivers/misc/lkdtm/bugs.c:79!\n"
+      "[  391.000002][ T4711] invalid opcode: 0000 [#3] PREEMPT SMP KASAN\n"
+      "[  391.000003][ T4711] CPU: 3 PID: 4711 Comm: a.out Tainted: G        W 6.1.192 #1\n"
+      "[  391.000004][ T4711] RIP: 0010:lkdtm_BUG+0x7/0x9 [lkdtm]\n";
+  CHECK(title_of(a) == "kernel BUG in lkdtm_BUG");
+  CHECK(title_of(b) == "kernel BUG in lkdtm_BUG");
+  CHECK(title_of("[    1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000\n") ==
+        "kernel panic: Attempted to kill init!");
+  CHECK(title_of("watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [loop:99]\nRIP: 0010:spin+0x1/0x2\n") ==
+        "BUG: soft lockup in spin");
+  CHECK(title_of("BUG: scheduling while atomic: sh/26/0x00000002\n") == "BUG: scheduling while atomic");
+}
+
+TEST_CASE("only the crashing caller's lines make the report when printk tags callers") {
+  const char* log =
+      "[    5.000000][    T1] BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
+      "[    5.000001][   T88] usb 1-1: new device\n"
+      "[    5.000002][    T1] RIP: 0010:victim_function+0x5/0x10\n"
+      "[    5.000003][   C0]  interrupt_noise+0x1/0x2\n"
+      "[    5.000004][    T1] Call Trace:\n"
+      "[    5.000005][    T1]  <TASK>\n"
+      "[    5.000006][   T88]  other_task_frame+0x1/0x2\n"
+      "[    5.000007][    T1]  caller_function+0x1/0x2\n"
+      "[    5.000008][    T1]  </TASK>\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->title == "BUG: kernel NULL pointer dereference in victim_function");
+  CHECK(scan.crash->report.find("T88") == std::string::npos);
+  CHECK(scan.crash->report.find("C0") == std::string::npos);
+}
+
+TEST_CASE("verbose fault-injection stacks and OOM kills are events, not crashes") {
+  const char* log =
+      "[    1.431043] FAULT_INJECTION: forcing a failure.\n"
+      "[    1.431043] name failslab, interval 1, probability 100, space 0, times 1\n"
+      "[    1.433392] CPU: 0 PID: 28 Comm: mkdir Not tainted 6.1.192 #1\n"
+      "[    1.434226] Call Trace:\n"
+      "[    1.436112]  dump_stack_lvl+0x33/0x42\n"
+      "[    1.436687]  should_fail_ex+0x116/0x139\n"
+      "[    1.437133]  should_failslab+0x5/0xd\n"
+      "[    4.751265] Out of memory: Killed process 27 (tail) total-vm:221908kB, anon-rss:219804kB\n";
+  auto scan = scan_console(log);
+  CHECK_FALSE(scan.crash);
+  REQUIRE(scan.events.size() == 2);
+  CHECK(scan.events[0].kind == ConsoleEventKind::FaultInjection);
+  CHECK(scan.events[0].text == "FAULT_INJECTION: forcing a failure (failslab)");
+  CHECK(scan.events[1].kind == ConsoleEventKind::OomKill);
+  CHECK(scan.events[1].text == "Out of memory: Killed process 27 (tail)");
+  CHECK(scan.events[1].line == 8);
+}
+
+TEST_CASE("events are capped and the rest counted") {
+  std::string log;
+  for (int i = 0; i < 150; ++i) log += "FAULT_INJECTION: forcing a failure.\n";
+  auto scan = scan_console(log);
+  CHECK(scan.events.size() == ConsoleScan::kMaxEvents);
+  CHECK(scan.events_dropped == 50);
+}
+
+TEST_CASE("arbitrary bytes neither crash nor fool the scanner") {
+  std::mt19937 rng(12345);
+  std::string noise(1 << 20, '\0');
+  for (auto& ch : noise) ch = static_cast<char>(rng() & 0xff);
+  auto quiet = scan_console(noise);
+  CHECK_FALSE(quiet.crash);
+
+  // A real report survives garbage lines between its own.
+  std::string log = noise.substr(0, 5000) + "\n[    1.0] Kernel panic - not syncing: dumptest\n";
+  log += "[    1.0] Call Trace:\n" + noise.substr(5000, 300) + "\n[    1.0]  panic+0xfc/0x271\n";
+  log += "\x01\xff garbage \x7f\n[    1.0]  lkdtm_PANIC+0xc/0xc\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->title == "kernel panic: dumptest");
+  CHECK(scan.crash->guilty_frame == "lkdtm_PANIC");
+
+  // Prefix-only and truncated lines.
+  for (const char* s : {"[", "[ ", "[    1.", "[    1.2", "[    1.2]", "[ T", "[ T1", "<", "<4", "<4>",
+                        "BUG: ", "WARNING: CPU: ", "kernel BUG at ", "BUG: KASAN: ", "UBSAN: ", "RIP: 0010:",
+                        "Kernel panic - not syncing: ", "INFO: task  blocked for more than ", "BUG x (Not tainted): "})
+    CHECK_NOTHROW(scan_console(s));
+}
+
+TEST_CASE("a 10 MB line without a newline is handled in linear time") {
+  std::string huge(10 << 20, 'A');
+  auto t0 = std::chrono::steady_clock::now();
+  auto scan = scan_console(huge);
+  CHECK_FALSE(scan.crash);
+  std::string bugs;
+  bugs.reserve(10 << 20);
+  while (bugs.size() < (10u << 20)) bugs += "BUG: BUG: kernel BUG at BUG: ";
+  auto scan2 = scan_console(bugs + "\n" + bugs);
+  CHECK(scan2.crash);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(seconds < 2.0);
+}
