@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ int Agent::run() {
     pfds.clear();
     pfds.push_back({control_.get(), POLLIN, 0});
     pfds.push_back({sigchld_.get(), POLLIN, 0});
+    pfds.push_back({kmsg_ ? kmsg_.get() : -1, POLLIN, 0});
     // Remember which exec/stream each pollfd belongs to.
     std::vector<std::pair<std::uint32_t, proto::Stream>> owners;
     for (auto& [ch, e] : execs_) {
@@ -79,15 +81,17 @@ int Agent::run() {
       fprintf(stderr, "faultbox-agent: poll: %s\n", strerror(errno));
       return 1;
     }
-    for (std::size_t i = 2; i < pfds.size(); ++i) {
+    constexpr std::size_t kFirstExecFd = 3;
+    for (std::size_t i = kFirstExecFd; i < pfds.size(); ++i) {
       if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      auto [ch, stream] = owners[i - 2];
+      auto [ch, stream] = owners[i - kFirstExecFd];
       auto it = execs_.find(ch);
       if (it == execs_.end()) continue;
       Fd& fd = stream == proto::Stream::Stdout ? it->second.out : it->second.err;
       if (fd && !pump(it->second, fd, stream, false)) fd.reset();
     }
     if (pfds[1].revents & POLLIN) reap_children();
+    if (pfds[2].revents & POLLIN) pump_kmsg();
     if (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)) on_control_readable();
     // An exec is finished once its process is reaped and both pipes are drained.
     for (auto it = execs_.begin(); it != execs_.end();) {
@@ -101,6 +105,7 @@ int Agent::run() {
     }
   }
   for (auto& [ch, e] : execs_) kill(-e.pid, SIGKILL);
+  for (auto& [h, f] : faults_) f->disarm();
   return 0;
 }
 
@@ -169,8 +174,15 @@ void Agent::handle_request(const json& req) {
     handle_exec(req);
   } else if (op == proto::op::kSignal) {
     handle_signal(req);
+  } else if (op == proto::op::kArm) {
+    handle_arm(req);
+  } else if (op == proto::op::kDisarm) {
+    handle_disarm(req);
+  } else if (op == proto::op::kKmsg) {
+    handle_kmsg(req);
   } else if (op == proto::op::kShutdown) {
     reply_ok(req);
+    for (auto& [h, f] : faults_) f->disarm();
     for (auto& [ch, e] : execs_) kill(-e.pid, SIGKILL);
     shutting_down_ = true;
     if (opts_.pid1) end_vm();
@@ -209,6 +221,8 @@ void Agent::handle_exec(const json& req) {
     return;
   }
   std::string cwd = req.value("cwd", std::string("/"));
+  // Task-filtered faults hit only processes marked here; children inherit the mark.
+  bool make_it_fail = req.value("make_it_fail", false);
 
   int out[2], err[2], status_pipe[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -232,6 +246,9 @@ void Agent::handle_exec(const json& req) {
     dup2(devnull, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    // The mark must start at the program's first instruction, not before execve (whose own
+    // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
+    if (make_it_fail) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
     if (chdir(cwd.c_str()) != 0) {
       int e = errno;
       (void)!write(status_pipe[1], &e, sizeof e);
@@ -264,6 +281,24 @@ void Agent::handle_exec(const json& req) {
     reply_error(id, proto::errc::kExecFailed, argv[0] + ": " + strerror(child_errno));
     return;
   }
+  if (make_it_fail) {
+    int st = 0;
+    std::string why;
+    if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
+      why = "child did not stop at exec";
+    } else {
+      std::string path = "/proc/" + std::to_string(pid) + "/make-it-fail";
+      Fd mf(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!mf || write(mf.get(), "1", 1) != 1) why = path + ": " + strerror(errno);
+    }
+    ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+    if (!why.empty()) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      reply_error(id, proto::errc::kExecFailed, "make-it-fail: " + why);
+      return;
+    }
+  }
   fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   std::uint32_t ch = next_channel_++;
@@ -275,6 +310,61 @@ void Agent::handle_exec(const json& req) {
   e.err = std::move(err_r);
   e.started_ns = monotonic_ns();
   reply_ok(req, {{"channel", ch}, {"pid", pid}});
+}
+
+void Agent::handle_arm(const json& req) {
+  ArmError error;
+  auto fault = arm_fault(req.at("fault"), error);
+  if (!fault) {
+    reply_error(req.value("id", json()), error.code.c_str(), error.message);
+    return;
+  }
+  int h = next_fault_++;
+  bool mark = fault->needs_task_mark();
+  faults_[h] = std::move(fault);
+  reply_ok(req, {{"handle", h}, {"needs_task_mark", mark}});
+}
+
+void Agent::handle_disarm(const json& req) {
+  int h = req.at("handle").get<int>();
+  auto it = faults_.find(h);
+  if (it == faults_.end()) {
+    reply_error(req.value("id", json()), proto::errc::kNoSuchFault, "no armed fault " + std::to_string(h));
+    return;
+  }
+  it->second->disarm();
+  json c = it->second->counters();
+  faults_.erase(it);
+  reply_ok(req, {{"counters", c}});
+}
+
+void Agent::handle_kmsg(const json& req) {
+  if (!kmsg_) {
+    // From the first record still in the buffer, so boot messages are in the report too.
+    kmsg_.reset(open(req.value("path", std::string("/dev/kmsg")).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!kmsg_) {
+      reply_error(req.value("id", json()), proto::errc::kExecFailed, std::string("open /dev/kmsg: ") + strerror(errno));
+      return;
+    }
+  }
+  reply_ok(req, {{"channel", proto::kKmsgChannel}});
+  pump_kmsg();
+}
+
+void Agent::pump_kmsg() {
+  // One read returns one record; EAGAIN: caught up; EPIPE: records were overwritten (the
+  // next read continues with the oldest one left).
+  static char rec[8192];
+  static Exec kmsg_exec;  // only its channel and seq matter for framing
+  kmsg_exec.channel = proto::kKmsgChannel;
+  kmsg_exec.seq = kmsg_seq_;
+  for (int i = 0; i < 256; ++i) {
+    ssize_t n = read(kmsg_.get(), rec, sizeof rec);
+    if (n < 0 && errno == EPIPE) continue;
+    if (n <= 0) break;
+    send_frame(kmsg_exec, proto::Stream::Kmsg, rec, static_cast<std::size_t>(n));
+  }
+  kmsg_seq_ = kmsg_exec.seq;
 }
 
 void Agent::handle_signal(const json& req) {

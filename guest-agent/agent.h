@@ -3,6 +3,7 @@
 // as trace frames, and reports their exits. Single-threaded, poll()-based: as PID 1 it must
 // stay small and predictable.
 #include "common/fd.h"
+#include "guest-agent/faults.h"
 #include "protocol/frame.h"
 #include "protocol/line_splitter.h"
 
@@ -42,6 +43,10 @@ class Agent {
   void handle_request(const nlohmann::json& req);
   void handle_exec(const nlohmann::json& req);
   void handle_signal(const nlohmann::json& req);
+  void handle_arm(const nlohmann::json& req);
+  void handle_disarm(const nlohmann::json& req);
+  void handle_kmsg(const nlohmann::json& req);
+  void pump_kmsg();
   void reap_children();
   // Reads what the pipe holds now and sends it as frames; returns false on EOF.
   bool pump(Exec& e, Fd& fd, proto::Stream stream, bool until_empty);
@@ -57,6 +62,10 @@ class Agent {
   AgentOptions opts_;
   proto::LineSplitter lines_;
   std::map<std::uint32_t, Exec> execs_;
+  std::map<int, std::unique_ptr<Fault>> faults_;
+  int next_fault_ = 1;
+  Fd kmsg_;
+  std::uint64_t kmsg_seq_ = 0;
   std::uint32_t next_channel_ = 1;
   bool shutting_down_ = false;
   bool control_closed_ = false;

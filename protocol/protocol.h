@@ -38,7 +38,13 @@ inline constexpr const char* kPing = "ping";
 inline constexpr const char* kExec = "exec";
 inline constexpr const char* kSignal = "signal";
 inline constexpr const char* kShutdown = "shutdown";
+inline constexpr const char* kArm = "arm";
+inline constexpr const char* kDisarm = "disarm";
+inline constexpr const char* kKmsg = "kmsg";
 }  // namespace op
+
+// Trace channel of the kernel log (exec channels start at 1).
+inline constexpr std::uint32_t kKmsgChannel = 0;
 
 namespace event {
 inline constexpr const char* kReady = "ready";
@@ -54,6 +60,10 @@ inline constexpr const char* kBusy = "busy";                // too many outstand
 inline constexpr const char* kExecFailed = "exec_failed";   // fork/exec in the guest failed
 inline constexpr const char* kNoSuchChannel = "no_such_channel";
 inline constexpr const char* kVersionMismatch = "version_mismatch";
+inline constexpr const char* kNoSuchFault = "no_such_fault";
+inline constexpr const char* kNotInjectable = "not_injectable";  // fail_function target not allowed
+inline constexpr const char* kNotImplemented = "not_implemented";
+inline constexpr const char* kArmFailed = "arm_failed";
 }  // namespace errc
 
 }  // namespace fb::proto

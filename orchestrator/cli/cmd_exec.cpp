@@ -4,6 +4,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/cli/session_options.h"
+#include "orchestrator/core/crash_report.h"
 #include "orchestrator/core/log.h"
 
 #include <unistd.h>
@@ -45,6 +46,16 @@ int run_exec(const ExecOptions& o) {
     if (open && !write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size())) open = false;
   };
   auto r = (*session)->agent().exec(req, sink);
+  if (!r && r.error().kind == ErrorKind::Boot) {
+    // The VM died under the command: if the console holds a crash report, that is the answer.
+    (*session)->vm().wait_exit(std::chrono::seconds(5));
+    auto scan = scan_console((*session)->vm().console());
+    if (scan.crash) {
+      log_line(Verbosity::Quiet, fmt::format("kernel crash while running {}: {}", o.command[0], scan.crash->title));
+      log_line(Verbosity::Normal, "crash report:\n" + scan.crash->report);
+      return exit_code::kKernelCrash;
+    }
+  }
   if (!r) {
     auto e = r.error();
     if (e.kind == ErrorKind::Timeout) e.message = fmt::format("command timed out after {} s; killed", o.timeout_s);

@@ -181,7 +181,7 @@ Result<fs::path> extract_tarball(const ResolvedInputs& in) {
     fs::remove_all(tmp, ec);
     return st.error();
   }
-  write_file_atomic(tmp / ".complete", "");
+  FB_TRY(write_file_atomic(tmp / ".complete", ""));
   fs::remove_all(dest, ec);
   fs::rename(tmp, dest, ec);
   if (ec) return make_error(ErrorKind::Infra, "rename {} -> {}: {}", tmp.string(), dest.string(), ec.message());
@@ -247,7 +247,7 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   if (!lock) return lock.error();
 
   fs::path log = build / "faultbox-build.log";
-  write_file_atomic(log, "");
+  FB_TRY(write_file_atomic(log, ""));
   const std::vector<std::string> make = {"make", "-C", src.string(), "O=" + build.string(), "ARCH=x86_64"};
   auto with = [&](std::initializer_list<std::string> extra) {
     std::vector<std::string> v = make;

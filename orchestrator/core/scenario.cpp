@@ -26,7 +26,7 @@ std::vector<KeySpec> attr_keys() {
       {"times", ValueKind::Int, false, -1, kNoMax, "how many failures at most, -1 for no limit (default -1)"},
       {"space", ValueKind::Int, false, 0, kNoMax, "bytes of \"free\" size before failures start (default 0)"},
       {"verbose", ValueKind::Int, false, 0, 2,
-       "0 quiet, 1 one line + stack per failure, 2 also the call (default 1, so firing is provable)"},
+       "0 quiet, 1 one log line per failure, 2 also its stack (default 2, so reports show where it fired)"},
       {"task_filter", ValueKind::Bool, false, 0, 0,
        "fail only in the step's own processes (default true: the agent and init are never hit)"},
   };
@@ -70,7 +70,10 @@ std::vector<SectionSpec> build_schema() {
                 {"expect_exit", ValueKind::Int, false, 0, 255, "required exit status"},
                 {"expect_stdout", ValueKind::StringArray, false, 0, 0, "substrings stdout must contain"},
                 {"expect_stderr", ValueKind::StringArray, false, 0, 0, "substrings stderr must contain"},
-                {"timeout", ValueKind::Duration, false, 0, 0, "kill the step after this long"}}});
+                {"timeout", ValueKind::Duration, false, 0, 0, "kill the step after this long (verdict hang)"},
+                {"mark_task", ValueKind::Bool, false, 0, 0,
+                 "mark the step for task-filtered faults from its first instruction (default true); false when "
+                 "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test"}}});
   s.push_back({"expect",
                {{"kernel", ValueKind::String, false, 0, 0, "no-crash or crash (default no-crash)"},
                 {"injected_min", ValueKind::Int, false, 0, kNoMax, "faults must have fired at least this often"},
@@ -433,6 +436,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("expect_stdout")) s.expect_stdout = (*v)["expect_stdout"].get<std::vector<std::string>>();
     if (v->contains("expect_stderr")) s.expect_stderr = (*v)["expect_stderr"].get<std::vector<std::string>>();
     if (v->contains("timeout")) s.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
+    s.mark_task = v->value("mark_task", true);
     if (!step_names.insert(s.name).second) return err(loc(file, *t->get("name")), fmt::format("step '{}' is declared twice", s.name));
     sc.steps.push_back(s);
   }

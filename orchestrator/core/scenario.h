@@ -78,7 +78,8 @@ struct StepSpec {
   std::optional<int> expect_exit;
   std::vector<std::string> expect_stdout;  // substrings that must appear
   std::vector<std::string> expect_stderr;
-  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds timeout{0};  // 0: what is left of [vm] timeout
+  bool mark_task = true;
   SourceLocation where;
 };
 

@@ -80,8 +80,9 @@ Status AgentClient::run_until(const std::function<bool()>& done, std::chrono::mi
   while (!done()) {
     if (interrupted()) return make_error(ErrorKind::Infra, "interrupted by signal {}", interrupt_signal());
     if (vm_.exit_info() || control_eof_) {
-      // Let already-delivered bytes be processed before giving up.
-      io_.poll();
+      // Let bytes already on their way be processed before giving up.
+      while (io_.poll() > 0) {
+      }
       if (done()) break;
       return vm_gone_error(what);
     }
@@ -150,7 +151,7 @@ Result<std::chrono::nanoseconds> AgentClient::ping() {
 }
 
 Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& sink) {
-  json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}};
+  json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}, {"make_it_fail", req.make_it_fail}};
   if (!req.env.empty()) j["env"] = req.env;
   auto reply = request(j, timeouts_.request);
   if (!reply) return reply.error();
@@ -172,7 +173,7 @@ Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& s
   auto st = run_until(done, timeout, "'" + req.argv[0] + "' to finish");
   if (!st) {
     if (st.error().kind == ErrorKind::Timeout)
-      request({{"op", proto::op::kSignal}, {"channel", ch_id}, {"signal", SIGKILL}}, timeouts_.request);
+      (void)request({{"op", proto::op::kSignal}, {"channel", ch_id}, {"signal", SIGKILL}}, timeouts_.request);
     channels_.erase(ch_id);
     return st.error();
   }
@@ -199,6 +200,43 @@ Status AgentClient::shutdown() {
     vm_.kill();
     return make_error(ErrorKind::Infra, "VM did not end within {} ms of shutdown; killed", timeouts_.shutdown.count());
   }
+  return {};
+}
+
+}  // namespace fb
+
+namespace fb {
+
+Result<ArmedFault> AgentClient::arm(const json& fault) {
+  auto r = request({{"op", proto::op::kArm}, {"fault", fault}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false)) {
+    auto err = (*r)["error"];
+    return make_error(ErrorKind::Usage, "cannot arm fault '{}': {}", fault.value("name", std::string("?")),
+                      err.value("message", std::string("?")));
+  }
+  return ArmedFault{r->value("handle", 0), r->value("needs_task_mark", false)};
+}
+
+Result<json> AgentClient::disarm(int handle) {
+  auto r = request({{"op", proto::op::kDisarm}, {"handle", handle}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(ErrorKind::Protocol, "disarm failed: {}", (*r)["error"].value("message", std::string("?")));
+  return (*r)["counters"];
+}
+
+Status AgentClient::follow_kmsg(std::function<void(std::string_view)> sink) {
+  Channel& ch = channels_[proto::kKmsgChannel];
+  ch.sink = [sink = std::move(sink)](proto::Stream, std::string_view d) { sink(d); };
+  while (!ch.early.empty()) {
+    deliver(ch, ch.early.front());
+    ch.early.pop_front();
+  }
+  auto r = request({{"op", proto::op::kKmsg}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(ErrorKind::Infra, "kernel log stream: {}", (*r)["error"].value("message", std::string("?")));
   return {};
 }
 

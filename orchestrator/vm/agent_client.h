@@ -27,6 +27,12 @@ struct ExecRequest {
   std::map<std::string, std::string> env;
   std::string cwd = "/";
   std::chrono::milliseconds timeout{0};  // 0: none
+  bool make_it_fail = false;             // mark the process for task-filtered faults
+};
+
+struct ArmedFault {
+  int handle = 0;
+  bool needs_task_mark = false;
 };
 
 struct ExecResult {
@@ -54,6 +60,13 @@ class AgentClient {
   Result<ExecResult> exec(const ExecRequest& req, const OutputSink& sink);
   // Asks the agent to end the VM and waits for it; kills it when it does not end in time.
   Status shutdown();
+
+  // Arms a fault ({"type", "name", "params"}); an agent refusal is a Usage error with its reason.
+  Result<ArmedFault> arm(const nlohmann::json& fault);
+  // Disarms it and returns its counters ({"fired": N, ...}).
+  Result<nlohmann::json> disarm(int handle);
+  // Starts the kernel log stream; each /dev/kmsg record goes to sink as it arrives.
+  Status follow_kmsg(std::function<void(std::string_view record)> sink);
 
   // Sends a raw line (tests use this to feed garbage).
   void send_raw(std::string_view bytes);

@@ -77,6 +77,10 @@ void ChildVm::note_exit() {
 bool ChildVm::wait_exit(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!exited_now() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(std::chrono::milliseconds(20));
+  // The process is gone; what it wrote to its sockets last (the end of a crash report) may
+  // still be unread.
+  while (exit_ && io_.poll() > 0) {
+  }
   return exit_.has_value();
 }
 

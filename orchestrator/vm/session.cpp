@@ -83,6 +83,8 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   spec.accel = accel->accel;
   spec.timeouts = s->timeouts_;
   spec.echo_console = o.echo_console;
+  spec.disks = o.disks;
+  spec.extra_cmdline = o.extra_cmdline;
   s->backend_ = make_qemu_backend();
   set_vm_phase(true);
   auto t0 = std::chrono::steady_clock::now();

@@ -18,6 +18,8 @@ struct SessionOptions {
   int cpus = 1;
   std::string accel = "auto";
   bool echo_console = false;
+  std::vector<DiskSpec> disks;
+  std::string extra_cmdline;
 };
 
 class Session {

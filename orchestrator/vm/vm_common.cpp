@@ -11,10 +11,12 @@ void set_interrupted(int sig) { g_interrupt_signal.store(sig); }
 int interrupt_signal() { return g_interrupt_signal.load(); }
 
 std::string base_kernel_cmdline() {
-  // panic=-1 + QEMU -no-reboot: a panic ends the VM at once. loglevel=5 keeps the slow
-  // emulated UART quiet during boot but still prints warnings, oopses and stack traces.
+  // oops=panic + panic=-1 + QEMU -no-reboot: an oops or panic ends the VM at once. (6.1 has
+  // no panic_on_oops= boot parameter; an unknown one only lands in init's environment.)
+  // loglevel=5 keeps the slow emulated UART quiet during boot but still prints warnings,
+  // oopses and stack traces.
   // scsi_debug and null_blk are built in; they create devices only when a scenario asks.
-  return "console=ttyS0 loglevel=5 panic=-1 panic_on_oops=1 scsi_debug.add_host=0 null_blk.nr_devices=0";
+  return "console=ttyS0 loglevel=5 panic=-1 oops=panic scsi_debug.add_host=0 null_blk.nr_devices=0";
 }
 
 std::string last_lines(const std::string& text, int n) {

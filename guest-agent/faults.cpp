@@ -1,0 +1,241 @@
+#include "guest-agent/faults.h"
+
+#include <algorithm>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace fb::agent {
+
+using nlohmann::json;
+
+namespace {
+
+std::string g_debugfs = "/sys/kernel/debug";
+std::string g_sysfs = "/sys";
+
+// `times` counts down only when positive, so faultbox writes a large number for "no limit"
+// and reads back how many were used: an exact fired count, unlike the rate-limited log.
+constexpr long long kUnlimitedTimes = 2147483647;
+
+bool write_text(const std::string& path, const std::string& value, std::string& err) {
+  std::ofstream f(path);
+  if (!f) {
+    err = "cannot open " + path;
+    return false;
+  }
+  f << value;
+  f.flush();
+  if (!f) {
+    err = "cannot write '" + value + "' to " + path;
+    return false;
+  }
+  return true;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The block device for "disk:NAME" or "disk:NAME/N": the virtio disk whose serial is NAME.
+// Returns the sysfs directory of the disk or partition.
+std::string resolve_disk_target(const std::string& target, std::string& err) {
+  if (target.rfind("disk:", 0) != 0) {
+    err = "target '" + target + "' is not disk:NAME[/N]";
+    return {};
+  }
+  std::string rest = target.substr(5);
+  std::string name = rest.substr(0, rest.find('/'));
+  std::string part = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  DIR* d = opendir((g_sysfs + "/block").c_str());
+  if (!d) {
+    err = "no " + g_sysfs + "/block";
+    return {};
+  }
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string dev = e->d_name;
+    if (read_text(g_sysfs + "/block/" + dev + "/serial") == name) found = dev;
+  }
+  closedir(d);
+  if (found.empty()) {
+    err = "no disk with serial '" + name + "' in the guest";
+    return {};
+  }
+  std::string dir = g_sysfs + "/block/" + found;
+  if (!part.empty()) {
+    dir += "/" + found + part;
+    if (read_text(dir + "/partition").empty()) {
+      err = "disk '" + name + "' (" + found + ") has no partition " + part;
+      return {};
+    }
+  }
+  return dir;
+}
+
+// A debugfs fault attribute (failslab, fail_page_alloc, fail_function, ...), optionally tied to
+// devices through their make-it-fail or io-timeout-fail switch.
+class AttrFault : public Fault {
+ public:
+  AttrFault(std::string dir, bool task_filter) : dir_(std::move(dir)), task_filter_(task_filter) {}
+
+  bool set(const std::string& file, const std::string& value, ArmError& error) {
+    std::string err;
+    if (!write_text(dir_ + "/" + file, value, err)) {
+      error = {"arm_failed", err};
+      return false;
+    }
+    return true;
+  }
+
+  bool add_switch(const std::string& path, ArmError& error) {
+    std::string err;
+    if (!write_text(path, "1", err)) {
+      error = {"arm_failed", err};
+      return false;
+    }
+    switches_.push_back(path);
+    return true;
+  }
+
+  void set_function(std::string fn) { function_ = std::move(fn); }
+
+  json counters() override {
+    json c;
+    std::string t = read_text(dir_ + "/times");
+    long long left = t.empty() ? kUnlimitedTimes : std::stoll(t);
+    c["fired"] = times_written_ - left;
+    c["times_left"] = left;
+    return c;
+  }
+
+  void disarm() override {
+    std::string err;
+    for (auto& s : switches_) write_text(s, "0", err);
+    switches_.clear();
+    if (!function_.empty()) {
+      write_text(dir_ + "/inject", "!" + function_, err);
+      function_.clear();
+    }
+    write_text(dir_ + "/probability", "0", err);
+    if (task_filter_) write_text(dir_ + "/task-filter", "N", err);
+  }
+
+  bool needs_task_mark() const override { return task_filter_; }
+
+  long long times_written_ = kUnlimitedTimes;
+
+ private:
+  std::string dir_;
+  bool task_filter_;
+  std::vector<std::string> switches_;
+  std::string function_;
+};
+
+std::string yn(bool b) { return b ? "Y" : "N"; }
+
+}  // namespace
+
+void set_debugfs_root(const std::string& root) { g_debugfs = root; }
+void set_sysfs_root(const std::string& root) { g_sysfs = root; }
+
+std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
+  std::string type = spec.value("type", "");
+  const json& p = spec.contains("params") ? spec["params"] : json::object();
+  static const std::vector<std::string> kAttrTypes = {"failslab",          "fail_page_alloc", "fail_futex",
+                                                      "fail_usercopy",     "fail_function",   "fail_make_request",
+                                                      "fail_io_timeout"};
+  if (std::find(kAttrTypes.begin(), kAttrTypes.end(), type) == kAttrTypes.end()) {
+    error = {"not_implemented", "fault type '" + type + "' is not implemented by this agent yet"};
+    return nullptr;
+  }
+  std::string dir = g_debugfs + "/" + type;
+  if (read_text(dir + "/probability").empty()) {
+    error = {"not_available", "this kernel has no " + dir + " (CONFIG for " + type + " off?)"};
+    return nullptr;
+  }
+  bool task_filter = p.value("task_filter", true);
+  auto f = std::make_unique<AttrFault>(dir, task_filter);
+
+  // fail_function: the function must be injectable in this kernel; checked before anything
+  // is written so a refused fault leaves nothing armed.
+  if (type == "fail_function") {
+    std::string fn = p.value("function", "");
+    std::ifstream inj(dir + "/injectable");
+    std::string line, kind;
+    bool ok = false;
+    while (std::getline(inj, line)) {
+      std::istringstream ls(line);
+      std::string name, k;
+      ls >> name >> k;
+      if (name == fn) {
+        ok = true;
+        kind = k;
+      }
+    }
+    if (!ok) {
+      error = {"not_injectable", "'" + fn + "' is not in " + dir +
+                                     "/injectable: the kernel allows error injection only into functions marked "
+                                     "ALLOW_ERROR_INJECTION"};
+      return nullptr;
+    }
+    if (!f->set("inject", fn, error)) return nullptr;
+    f->set_function(fn);
+    long long def = kind == "TRUE" ? 1 : kind == "NULL" ? 0 : -12;
+    if (!f->set(fn + "/retval", std::to_string(p.value("retval", def)), error)) return nullptr;
+  }
+  long long times = p.value("times", -1LL);
+  f->times_written_ = times < 0 ? kUnlimitedTimes : times;
+  struct Knob {
+    const char* file;
+    std::string value;
+  };
+  std::vector<Knob> knobs = {
+      {"interval", std::to_string(p.value("interval", 1))},
+      {"space", std::to_string(p.value("space", 0))},
+      {"verbose", std::to_string(p.value("verbose", 2))},
+      {"task-filter", yn(task_filter)},
+      {"times", std::to_string(f->times_written_)},
+  };
+  if (type == "failslab" || type == "fail_page_alloc")
+    knobs.push_back({"ignore-gfp-wait", yn(p.value("ignore_gfp_wait", false))});
+  if (type == "failslab") knobs.push_back({"cache-filter", yn(p.value("cache_filter", false))});
+  if (type == "fail_page_alloc") {
+    knobs.push_back({"ignore-gfp-highmem", yn(p.value("ignore_gfp_highmem", false))});
+    knobs.push_back({"min-order", std::to_string(p.value("min_order", 0))});
+  }
+  if (type == "fail_futex") knobs.push_back({"ignore-private", yn(p.value("ignore_private", false))});
+  for (auto& k : knobs)
+    if (!f->set(k.file, k.value, error)) {
+      f->disarm();
+      return nullptr;
+    }
+  if (type == "fail_make_request" || type == "fail_io_timeout") {
+    std::string err;
+    std::string dev = resolve_disk_target(p.value("target", ""), err);
+    if (dev.empty()) {
+      f->disarm();
+      error = {"bad_target", err};
+      return nullptr;
+    }
+    if (!f->add_switch(dev + (type == "fail_make_request" ? "/make-it-fail" : "/io-timeout-fail"), error)) {
+      f->disarm();
+      return nullptr;
+    }
+  }
+  // Probability last: the fault is live only once every other knob is in place.
+  if (!f->set("probability", std::to_string(p.value("probability", 100)), error)) {
+    f->disarm();
+    return nullptr;
+  }
+  return f;
+}
+
+}  // namespace fb::agent

@@ -1,0 +1,36 @@
+#pragma once
+// Fault modules of the agent. Each arms one kernel fault interface from a JSON spec, disarms
+// it, and reads back how often it fired. Safe defaults: task_filter on (only processes the
+// agent marks with make-it-fail can fail, never the agent or init), verbose 1.
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace fb::agent {
+
+class Fault {
+ public:
+  virtual ~Fault() = default;
+  // Counters and state after the fault ran: {"fired": N, ...}.
+  virtual nlohmann::json counters() = 0;
+  // Puts every knob back; idempotent.
+  virtual void disarm() = 0;
+  // Whether the step's processes must be marked with /proc/self/make-it-fail.
+  virtual bool needs_task_mark() const = 0;
+};
+
+struct ArmError {
+  std::string code;  // protocol error code
+  std::string message;
+};
+
+// spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
+std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
+
+// Where the agent finds debugfs (tests on the host point it at a fake tree).
+void set_debugfs_root(const std::string& root);
+void set_sysfs_root(const std::string& root);
+
+}  // namespace fb::agent

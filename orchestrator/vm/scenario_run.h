@@ -1,0 +1,57 @@
+#pragma once
+// Runs a scenario: boots a VM with its disks, follows the kernel log, and for each step arms
+// the faults that name it, runs it (marked for task-filtered faults), disarms them and reads
+// back how often each fired. Produces the report and the verdict.
+#include "orchestrator/core/scenario.h"
+#include "common/process.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fb {
+
+struct StepResult {
+  std::string name;
+  ExitStatus status;
+  std::string out, err;
+  double seconds = 0;
+  std::vector<std::string> failures;  // unmet step expectations
+};
+
+struct FaultResult {
+  std::string name, type;
+  std::int64_t fired = 0;          // from the kernel's own counter
+  std::int64_t logged = 0;         // FAULT_INJECTION records seen (rate-limited by the kernel)
+  std::vector<std::string> stacks;  // distinct stack signatures from the log
+};
+
+struct RunReport {
+  std::string scenario;
+  std::string file;
+  std::string verdict = "infra-error";  // pass | fail | kernel-crash | hang | usage-error | infra-error
+  int exit_code = 5;
+  std::string kernel_release;
+  std::vector<StepResult> steps;
+  std::vector<FaultResult> faults;
+  std::vector<std::string> failures;
+  std::vector<std::string> warnings;
+  std::string error;     // why the run could not complete
+  std::string crash_title;   // the kernel crash, when there was one
+  std::string crash_report;  // its console lines
+  std::string kmsg;      // the kernel log, one line per record
+  std::string console;   // the serial console
+  double seconds = 0;
+  nlohmann::json to_json() const;
+  std::string to_junit() const;
+};
+
+struct ScenarioRunOptions {
+  bool follow = false;  // kernel log and step output live on stderr/stdout
+};
+
+RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts);
+
+}  // namespace fb

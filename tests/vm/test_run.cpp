@@ -1,0 +1,93 @@
+// `faultbox run`: scenarios end to end, with the kernel's own counters as proof of firing.
+#include "common/files.h"
+#include "tests/vm/vm_support.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace fb;
+using namespace fb::test;
+
+static Run faultbox_run(const ScratchDir& rt, std::vector<std::string> args) {
+  std::vector<std::string> argv = {faultbox_binary(), "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions o;
+  o.env["XDG_RUNTIME_DIR"] = rt.path().string();
+  return run(argv, o);
+}
+
+static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
+
+TEST_CASE("run: failslab on the marked step fires, with stacks, and the sibling step is untouched") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto junit_path = (rt.path() / "report.xml").string();
+  auto r = faultbox_run(rt, {source("examples/failslab-one-task.toml"), "--json", json_path, "--junit", junit_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("verdict: pass"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["verdict"] == "pass");
+  REQUIRE(j["faults"].size() == 1);
+  CHECK(j["faults"][0]["fired"].get<int>() >= 1);
+  REQUIRE(j["faults"][0]["stacks"].size() >= 1);
+  CHECK_THAT(j["faults"][0]["stacks"][0].get<std::string>(), Catch::Contains("__x64_sys_mkdir"));
+  CHECK_THAT(j["steps"][0]["stderr"].get<std::string>(), Catch::Contains("Cannot allocate memory"));
+  CHECK(j["steps"][1]["exit_code"] == 0);
+  CHECK_THAT(j["kmsg"].get<std::string>(), Catch::Contains("FAULT_INJECTION: forcing a failure"));
+  auto junit = read_file(junit_path);
+  REQUIRE(junit.ok());
+  CHECK_THAT(*junit, Catch::Contains("<testsuite name=\"failslab fails only the marked task\" tests=\"3\" failures=\"0\""));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: fail_function on a function outside the injectable list is refused with the reason (exit 2)") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/not-injectable.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.out, Catch::Contains("'vfs_read' is not injectable"));
+  CHECK_THAT(r.out, Catch::Contains("not-injectable.toml:2:1"));
+  CHECK_THAT(r.out, Catch::Contains("verdict: usage-error"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a step past its timeout ends as a hang (exit 4)") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/step-hangs.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 4);
+  CHECK_THAT(r.out, Catch::Contains("verdict: hang"));
+  CHECK(r.seconds < 60);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a kernel BUG in a step is a kernel-crash verdict (exit 3) with its title") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/unexpected-crash.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 3);
+  CHECK_THAT(r.out, Catch::Contains("kernel BUG in lkdtm_BUG"));
+  CHECK_THAT(r.out, Catch::Contains("verdict: kernel-crash"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a crash the scenario expects passes") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/expected-crash.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("verdict: pass"));
+}
+
+TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, and a clean host") {
+  ScratchDir rt;
+  auto r = faultbox_exec(rt, {"--", "sh", "-c", "echo before; echo c > /proc/sysrq-trigger; echo after"});
+  INFO(r.err);
+  CHECK(r.status.code == 3);
+  CHECK(r.out == "before\n");
+  CHECK_THAT(r.err, Catch::Contains("kernel crash while running sh: kernel panic: sysrq triggered crash"));
+  require_no_leftovers(rt);
+  // and the next VM starts normally
+  auto again = faultbox_exec(rt, {"--", "true"});
+  CHECK(again.status.code == 0);
+}
