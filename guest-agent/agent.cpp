@@ -4,7 +4,10 @@
 #include "guest-agent/kernel_facts.h"
 #include "protocol/protocol.h"
 
+#include <cctype>
 #include <cerrno>
+#include <dirent.h>
+#include <fstream>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -210,6 +213,19 @@ void Agent::handle_exec(const json& req) {
   }
   std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                    "HOME=/root", "TERM=dumb"};
+  // Scenario disks by name: FAULTBOX_DISK_<NAME>=/dev/vdX for each virtio disk with a serial.
+  if (DIR* d = opendir("/sys/block")) {
+    while (dirent* de = readdir(d)) {
+      if (de->d_name[0] == '.') continue;
+      std::ifstream sf(std::string("/sys/block/") + de->d_name + "/serial");
+      std::string serial;
+      if (!std::getline(sf, serial) || serial.empty()) continue;
+      std::string var = "FAULTBOX_DISK_";
+      for (char c : serial) var.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
+      env.push_back(var + "=/dev/" + de->d_name);
+    }
+    closedir(d);
+  }
   if (auto it = req.find("env"); it != req.end()) {
     for (auto& [k, v] : it->items()) {
       env.push_back(k + "=" + v.get<std::string>());

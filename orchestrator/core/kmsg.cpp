@@ -30,7 +30,7 @@ std::string unescape(std::string_view s) {
 bool machinery(const std::string& fn) {
   static const char* kSkip[] = {"dump_stack_lvl", "dump_stack", "should_fail_ex", "should_fail", "fail_dump",
                                 "__should_failslab", "should_failslab", "should_fail_alloc_page",
-                                "should_fail_usercopy", "should_fail_bio", "should_fail_futex", "fei_kprobe_handler",
+                                "should_fail_usercopy", "should_fail_bio", "should_fail_request", "should_fail_futex", "fei_kprobe_handler",
                                 "kprobe_ftrace_handler", "show_stack", "__should_fail_alloc_page"};
   for (auto* s : kSkip)
     if (fn == s) return true;

@@ -91,3 +91,17 @@ TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, an
   auto again = faultbox_exec(rt, {"--", "true"});
   CHECK(again.status.code == 0);
 }
+
+TEST_CASE("run: fail_make_request on a scenario disk fails buffered+fsync and O_DIRECT writes, then stops") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/block-errors-reach-user-space.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["faults"][0]["fired"].get<int>() >= 2);
+  std::string stacks = j["faults"][0]["stacks"].dump();
+  CHECK_THAT(stacks, Catch::Contains("__blkdev_direct_IO_simple"));  // the O_DIRECT path
+  CHECK_THAT(stacks, Catch::Contains("write_cache_pages"));          // the write-back path
+  require_no_leftovers(rt);
+}
