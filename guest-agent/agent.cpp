@@ -351,7 +351,12 @@ void Agent::handle_disarm(const json& req) {
   it->second->disarm();
   json c = it->second->counters();
   faults_.erase(it);
-  reply_ok(req, {{"counters", c}});
+  // Everything the kernel logged while the fault was armed is sent before this reply; its
+  // record number lets the host wait for those frames (they travel on the other port).
+  if (kmsg_)
+    while (pump_kmsg() > 0) {
+    }
+  reply_ok(req, {{"counters", c}, {"kmsg_record", kmsg_last_record_}});
 }
 
 void Agent::handle_kmsg(const json& req) {
@@ -367,20 +372,27 @@ void Agent::handle_kmsg(const json& req) {
   pump_kmsg();
 }
 
-void Agent::pump_kmsg() {
+int Agent::pump_kmsg() {
   // One read returns one record; EAGAIN: caught up; EPIPE: records were overwritten (the
   // next read continues with the oldest one left).
   static char rec[8192];
   static Exec kmsg_exec;  // only its channel and seq matter for framing
   kmsg_exec.channel = proto::kKmsgChannel;
   kmsg_exec.seq = kmsg_seq_;
+  int sent = 0;
+  // At most 256 records per call, so a flood of kernel messages cannot starve requests.
   for (int i = 0; i < 256; ++i) {
     ssize_t n = read(kmsg_.get(), rec, sizeof rec);
     if (n < 0 && errno == EPIPE) continue;
     if (n <= 0) break;
+    ++sent;
+    // "prio,seq,usec,flags;text": the record's sequence number is the second field
+    if (const char* comma = static_cast<const char*>(memchr(rec, ',', static_cast<std::size_t>(n))))
+      kmsg_last_record_ = strtoll(comma + 1, nullptr, 10);
     send_frame(kmsg_exec, proto::Stream::Kmsg, rec, static_cast<std::size_t>(n));
   }
   kmsg_seq_ = kmsg_exec.seq;
+  return sent;
 }
 
 void Agent::handle_signal(const json& req) {

@@ -46,7 +46,7 @@ class Agent {
   void handle_arm(const nlohmann::json& req);
   void handle_disarm(const nlohmann::json& req);
   void handle_kmsg(const nlohmann::json& req);
-  void pump_kmsg();
+  int pump_kmsg();  // records sent
   void reap_children();
   // Reads what the pipe holds now and sends it as frames; returns false on EOF.
   bool pump(Exec& e, Fd& fd, proto::Stream stream, bool until_empty);
@@ -65,7 +65,8 @@ class Agent {
   std::map<int, std::unique_ptr<Fault>> faults_;
   int next_fault_ = 1;
   Fd kmsg_;
-  std::uint64_t kmsg_seq_ = 0;
+  std::uint64_t kmsg_seq_ = 0;         // frames sent on the kmsg channel
+  std::int64_t kmsg_last_record_ = -1;  // sequence number of the last kernel record sent
   std::uint32_t next_channel_ = 1;
   bool shutting_down_ = false;
   bool control_closed_ = false;

@@ -1,6 +1,7 @@
 #include "guest-agent/faults.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
@@ -189,7 +190,14 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
     if (!f->set("inject", fn, error)) return nullptr;
     f->set_function(fn);
     long long def = kind == "TRUE" ? 1 : kind == "NULL" ? 0 : -12;
-    if (!f->set(fn + "/retval", std::to_string(p.value("retval", def)), error)) return nullptr;
+    // The retval file parses an unsigned 64-bit number: a negative errno goes in as its two's
+    // complement (what `printf %#x -12` gives in the kernel's own docs).
+    char hex[32];
+    snprintf(hex, sizeof hex, "%#llx", static_cast<unsigned long long>(p.value("retval", def)));
+    if (!f->set(fn + "/retval", hex, error)) {
+      f->disarm();
+      return nullptr;
+    }
   }
   long long times = p.value("times", -1LL);
   f->times_written_ = times < 0 ? kUnlimitedTimes : times;

@@ -34,7 +34,8 @@ bool machinery(const std::string& fn) {
                                 "kprobe_ftrace_handler", "show_stack", "__should_fail_alloc_page"};
   for (auto* s : kSkip)
     if (fn == s) return true;
-  return fn.rfind("slab_pre_alloc_hook", 0) == 0;  // the hook that calls should_failslab
+  // the hooks that call should_failslab / should_fail_alloc_page (with .constprop suffixes)
+  return fn.rfind("slab_pre_alloc_hook", 0) == 0 || fn.rfind("prepare_alloc_pages", 0) == 0;
 }
 
 }  // namespace

@@ -137,6 +137,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
 
   for (auto& step : sc.steps) {
     // arm
+    std::size_t first_record = records.size();
     std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
     bool mark = false;
     for (auto& f : sc.faults) {
@@ -169,9 +170,27 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     });
     sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     // disarm and count, even when the step failed to run
+    std::int64_t last_record = -1;
     for (auto& [spec, h] : armed) {
       auto c = agent.disarm(h.handle);
-      if (c) fault_results[spec->name].fired += c->value("fired", 0);
+      if (!c) continue;
+      fault_results[spec->name].fired += c->value("fired", 0);
+      last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
+    }
+    // Wait for the kernel log up to the disarm, then credit the injections it holds to the
+    // faults armed for this step (fail_function's log says only "fail_function", not which).
+    for (int i = 0; i < 100 && last_record >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < last_record); ++i)
+      (void)agent.ping();
+    std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(first_record), records.end());
+    for (auto& inj : find_injections(during)) {
+      for (auto& [spec, h] : armed) {
+        auto& fr = fault_results[spec->name];
+        if (fr.type != inj.fault) continue;
+        ++fr.logged;
+        auto sig = inj.stack_signature();
+        if (!sig.empty() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+          fr.stacks.push_back(sig);
+      }
     }
     if (!res) {
       r.steps.push_back(sr);
@@ -204,18 +223,6 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     for (auto& want : step.expect_stderr)
       if (sr.err.find(want) == std::string::npos) sr.failures.push_back("stderr lacks \"" + want + "\"");
     r.steps.push_back(std::move(sr));
-  }
-  // Let the last kernel messages arrive: a ping is answered after everything written before it.
-  (void)agent.ping();
-  auto injections = find_injections(records);
-  for (auto& inj : injections) {
-    for (auto& [name, fr] : fault_results) {
-      if (fr.type != inj.fault) continue;
-      ++fr.logged;
-      auto sig = inj.stack_signature();
-      if (!sig.empty() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
-        fr.stacks.push_back(sig);
-    }
   }
   for (auto& f : sc.faults) r.faults.push_back(fault_results[f.name]);
   for (auto& rec : records) r.kmsg += rec.line() + "\n";

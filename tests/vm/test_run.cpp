@@ -105,3 +105,19 @@ TEST_CASE("run: fail_make_request on a scenario disk fails buffered+fsync and O_
   CHECK_THAT(stacks, Catch::Contains("write_cache_pages"));          // the write-back path
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: fail_function gives each of the seed's four injectable functions' errors to user space (S4)") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/fail-function-four-targets.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  std::map<std::string, int> fired;
+  for (auto& f : j["faults"]) fired[f["name"]] = f["fired"];
+  CHECK(fired["filemap"] >= 1);
+  CHECK(fired["slab"] >= 1);
+  CHECK(fired["page"] >= 1);
+  CHECK(fired["bio"] >= 1);
+  require_no_leftovers(rt);
+}
