@@ -10,7 +10,7 @@ using namespace fb::test;
 
 static const char* kUser = "faultbox-test";
 
-TEST_CASE("exec and run work for an unprivileged user under TCG") {
+TEST_CASE("exec works for an unprivileged user under TCG") {
   if (geteuid() != 0) {
     WARN("not root: cannot create the test user; this test runs in CI, which is root");
     return;
