@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <regex>
 
 namespace fb {
 
@@ -69,35 +68,60 @@ std::string InjectionEvent::stack_signature() const {
   return s;
 }
 
+namespace {
+
+// Hand-written matchers, not std::regex: libstdc++'s regex recurses once per character of a
+// repetition, and a record from the guest is untrusted (a 30 KB symbol overflowed the stack).
+
+// " func+0x1a/0x2b" -> "func"; "? func+0x..." (unreliable frame) and anything else -> "".
+std::string frame_function(std::string_view t) {
+  std::size_t i = 0;
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
+  if (i == 0 || (i < t.size() && t[i] == '?')) return {};
+  std::size_t start = i;
+  while (i < t.size() && (isalnum(static_cast<unsigned char>(t[i])) || t[i] == '_' || t[i] == '.')) ++i;
+  if (i == start || t.substr(i, 3) != "+0x") return {};
+  return std::string(t.substr(start, i - start));
+}
+
+// The word after `key` up to a delimiter, e.g. ("name ", ',') in "name failslab, interval 1".
+std::string word_after(std::string_view t, std::string_view key, char delim) {
+  auto pos = t.find(key);
+  if (pos == std::string_view::npos) return {};
+  pos += key.size();
+  auto end = pos;
+  while (end < t.size() && t[end] != delim && t[end] != ' ' && t[end] != '\n') ++end;
+  return std::string(t.substr(pos, std::min<std::size_t>(end - pos, 64)));
+}
+
+}  // namespace
+
 std::vector<InjectionEvent> find_injections(const std::vector<KmsgRecord>& records) {
-  static const std::regex name_re(R"(name (\w+),)");
-  static const std::regex comm_re(R"(Comm: (\S+))");
-  static const std::regex frame_re(R"(^\s*(\?\s+)?([A-Za-z0-9_.]+)\+0x)");
   std::vector<InjectionEvent> out;
   bool in_trace = false;
   for (auto& r : records) {
-    if (r.text.find("FAULT_INJECTION: forcing a failure") != std::string::npos) {
+    std::string_view text = r.text;
+    if (text.find("FAULT_INJECTION: forcing a failure") != std::string_view::npos) {
       InjectionEvent e;
-      std::smatch m;
-      if (std::regex_search(r.text, m, name_re)) e.fault = m[1];
+      e.fault = word_after(text, "name ", ',');
       out.push_back(std::move(e));
       in_trace = false;
       continue;
     }
     if (out.empty()) continue;
     InjectionEvent& e = out.back();
-    std::smatch m;
-    if (e.task.empty() && std::regex_search(r.text, m, comm_re)) e.task = m[1];
-    if (r.text.find("<TASK>") != std::string::npos) {
+    if (e.task.empty()) e.task = word_after(text, "Comm: ", ' ');
+    if (text.find("<TASK>") != std::string_view::npos && text.find("</TASK>") == std::string_view::npos) {
       in_trace = e.frames.empty();
       continue;
     }
-    if (r.text.find("</TASK>") != std::string::npos) {
+    if (text.find("</TASK>") != std::string_view::npos) {
       in_trace = false;
       continue;
     }
-    if (in_trace && std::regex_search(r.text, m, frame_re) && m[1].length() == 0 && !machinery(m[2]))
-      e.frames.push_back(m[2]);
+    if (!in_trace) continue;
+    std::string fn = frame_function(text);
+    if (!fn.empty() && !machinery(fn)) e.frames.push_back(fn);
   }
   return out;
 }

@@ -1,0 +1,21 @@
+// libFuzzer target: the scenario parser (orchestrator/core/scenario.h) over arbitrary text.
+// Invariants (a violation traps; an escaping exception aborts, which libFuzzer also reports):
+//  - a refused scenario's message starts with "fuzz.toml:" (every error says where);
+//  - an accepted scenario has at least one step, each with a non-empty argv.
+#include "orchestrator/core/scenario.h"
+
+#include <cstdint>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  auto sc = fb::parse_scenario_text(text, "fuzz.toml");
+  if (!sc.ok()) {
+    if (sc.error().message.rfind("fuzz.toml:", 0) != 0) __builtin_trap();
+    return 0;
+  }
+  if (sc->steps.empty()) __builtin_trap();
+  for (const auto& s : sc->steps)
+    if (s.argv.empty()) __builtin_trap();
+  return 0;
+}
