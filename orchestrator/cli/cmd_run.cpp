@@ -20,14 +20,24 @@ struct RunOptions {
 };
 
 void print_report(const RunReport& r) {
+  // A step's output in full is in --json; here its first lines, enough to see the errno.
+  auto excerpt = [](const std::string& text, const char* label) {
+    if (text.empty()) return;
+    std::string head = text.substr(0, 300);
+    std::size_t lines = 0, pos = 0;
+    while (lines < 3 && (pos = head.find('\n', pos)) != std::string::npos) ++lines, ++pos;
+    if (lines == 3) head.resize(pos);
+    while (!head.empty() && head.back() == '\n') head.pop_back();
+    std::string indented;
+    for (char c : head) indented += c == '\n' ? std::string("\n            ") : std::string(1, c);
+    printf("    %s: %s%s\n", label, indented.c_str(), head.size() < text.size() - (text.back() == '\n') ? " ..." : "");
+  };
   for (auto& s : r.steps) {
     printf("step %s: %s, %.2f s%s\n", s.name.c_str(), s.status.describe().c_str(), s.seconds,
            s.failures.empty() ? "" : " FAILED");
     for (auto& f : s.failures) printf("    %s\n", f.c_str());
-    if (!s.failures.empty()) {
-      if (!s.out.empty()) printf("    stdout: %s\n", s.out.substr(0, 400).c_str());
-      if (!s.err.empty()) printf("    stderr: %s\n", s.err.substr(0, 400).c_str());
-    }
+    excerpt(s.out, "stdout");
+    excerpt(s.err, "stderr");
   }
   for (auto& f : r.faults) {
     printf("fault %s (%s): fired %lld time(s); %lld logged, %zu distinct stack(s)\n", f.name.c_str(), f.type.c_str(),
