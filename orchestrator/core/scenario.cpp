@@ -247,7 +247,7 @@ Result<nlohmann::json> check_table(const toml::table& t, const SectionSpec& spec
   }
   for (auto& ks : spec.keys) {
     if (ks.required && !out.contains(ks.key)) {
-      auto at = SourceLocation{file, static_cast<int>(t.source().begin.line), static_cast<int>(t.source().begin.column)};
+      auto at = loc(file, t);
       return err(at, fmt::format("{} is missing required key '{}'", what, ks.key));
     }
   }
@@ -411,7 +411,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     auto v = check_table(*t, *find_section("disk"), file, "[[disk]]");
     if (!v) return v.error();
     ScenarioDisk d;
-    d.where = {file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    d.where = loc(file, *t);
     d.name = (*v)["name"];
     d.size_bytes = (*v)["size"];
     d.format = v->value("format", "raw");
@@ -429,7 +429,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     auto v = check_table(*t, *find_section("step"), file, "[[step]]");
     if (!v) return v.error();
     StepSpec s;
-    s.where = {file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    s.where = loc(file, *t);
     s.name = (*v)["name"];
     s.argv = (*v)["run"].get<std::vector<std::string>>();
     if (v->contains("expect_exit")) s.expect_exit = static_cast<int>((*v)["expect_exit"].get<std::int64_t>());
@@ -446,7 +446,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   if (!faults) return faults.error();
   for (auto* t : *faults) {
     auto type_node = t->get("type");
-    auto where = SourceLocation{file, static_cast<int>(t->source().begin.line), static_cast<int>(t->source().begin.column)};
+    auto where = loc(file, *t);
     if (!type_node) return err(where, "[[fault]] is missing required key 'type'");
     auto type = type_node->value_exact<std::string>();
     if (!type) return err(loc(file, *type_node), "key 'type' in [[fault]] must be a string");
