@@ -60,7 +60,9 @@ void AgentClient::on_trace(std::string_view d) {
   while (auto f = frames_.next()) {
     Channel& ch = channels_[f->channel];
     if (!ch.sink) {
-      ch.early.push_back(std::move(*f));
+      // Frames may overtake the exec reply that names their channel; keep a bounded few so a
+      // guest writing to channels nobody asked for cannot grow us without limit.
+      if (ch.early.size() < kMaxEarlyFrames) ch.early.push_back(std::move(*f));
       continue;
     }
     deliver(ch, *f);

@@ -75,6 +75,7 @@ class AgentClient {
   std::uint64_t trace_skipped_bytes() const { return frames_.skipped_bytes(); }
 
  private:
+  static constexpr std::size_t kMaxEarlyFrames = 1024;
   struct Channel {
     OutputSink sink;
     std::uint64_t next_seq = 0;

@@ -68,3 +68,13 @@ TEST_CASE("garbage and malformed records are skipped, not fatal") {
   REQUIRE(recs.size() == 1);
   CHECK(recs[0].text == "fine");
 }
+
+TEST_CASE("a newline-less flood is dropped instead of buffered forever") {
+  KmsgParser p;
+  std::vector<KmsgRecord> recs;
+  std::string flood(1 << 20, 'x');
+  for (int i = 0; i < 3; ++i) p.feed(flood, recs);  // 3 MiB without a newline
+  p.feed("\n6,7,8,-;after the flood\n", recs);
+  REQUIRE_FALSE(recs.empty());
+  CHECK(recs.back().text == "after the flood");
+}
