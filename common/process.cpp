@@ -111,7 +111,7 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, c
     int st;
     waitpid(pid, &st, 0);
     cp.pid_ = -1;
-    return make_error(child_errno == ENOENT ? ErrorKind::Infra : ErrorKind::Infra, "cannot run {}: {}", argv[0],
+    return make_error(ErrorKind::Infra, "cannot run {}: {}", argv[0],
                       strerror(child_errno));
   }
   int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));

@@ -364,7 +364,7 @@ void Agent::handle_kmsg(const json& req) {
     // From the first record still in the buffer, so boot messages are in the report too.
     kmsg_.reset(open(req.value("path", std::string("/dev/kmsg")).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!kmsg_) {
-      reply_error(req.value("id", json()), proto::errc::kExecFailed, std::string("open /dev/kmsg: ") + strerror(errno));
+      reply_error(req.value("id", json()), proto::errc::kNotAvailable, std::string("open /dev/kmsg: ") + strerror(errno));
       return;
     }
   }

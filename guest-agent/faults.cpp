@@ -1,5 +1,7 @@
 #include "guest-agent/faults.h"
 
+#include "protocol/protocol.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <dirent.h>
@@ -90,7 +92,7 @@ class AttrFault : public Fault {
   bool set(const std::string& file, const std::string& value, ArmError& error) {
     std::string err;
     if (!write_text(dir_ + "/" + file, value, err)) {
-      error = {"arm_failed", err};
+      error = {proto::errc::kArmFailed, err};
       return false;
     }
     return true;
@@ -99,7 +101,7 @@ class AttrFault : public Fault {
   bool add_switch(const std::string& path, ArmError& error) {
     std::string err;
     if (!write_text(path, "1", err)) {
-      error = {"arm_failed", err};
+      error = {proto::errc::kArmFailed, err};
       return false;
     }
     switches_.push_back(path);
@@ -154,12 +156,12 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
                                                       "fail_usercopy",     "fail_function",   "fail_make_request",
                                                       "fail_io_timeout"};
   if (std::find(kAttrTypes.begin(), kAttrTypes.end(), type) == kAttrTypes.end()) {
-    error = {"not_implemented", "fault type '" + type + "' is not implemented by this agent yet"};
+    error = {proto::errc::kNotImplemented, "fault type '" + type + "' is not implemented by this agent yet"};
     return nullptr;
   }
   std::string dir = g_debugfs + "/" + type;
   if (read_text(dir + "/probability").empty()) {
-    error = {"not_available", "this kernel has no " + dir + " (CONFIG for " + type + " off?)"};
+    error = {proto::errc::kNotAvailable, "this kernel has no " + dir + " (CONFIG for " + type + " off?)"};
     return nullptr;
   }
   bool task_filter = p.value("task_filter", true);
@@ -182,7 +184,7 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
       }
     }
     if (!ok) {
-      error = {"not_injectable", "'" + fn + "' is not in " + dir +
+      error = {proto::errc::kNotInjectable, "'" + fn + "' is not in " + dir +
                                      "/injectable: the kernel allows error injection only into functions marked "
                                      "ALLOW_ERROR_INJECTION"};
       return nullptr;
@@ -230,7 +232,7 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
     std::string dev = resolve_disk_target(p.value("target", ""), err);
     if (dev.empty()) {
       f->disarm();
-      error = {"bad_target", err};
+      error = {proto::errc::kBadTarget, err};
       return nullptr;
     }
     if (!f->add_switch(dev + (type == "fail_make_request" ? "/make-it-fail" : "/io-timeout-fail"), error)) {

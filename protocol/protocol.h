@@ -64,6 +64,8 @@ inline constexpr const char* kNoSuchFault = "no_such_fault";
 inline constexpr const char* kNotInjectable = "not_injectable";  // fail_function target not allowed
 inline constexpr const char* kNotImplemented = "not_implemented";
 inline constexpr const char* kArmFailed = "arm_failed";
+inline constexpr const char* kNotAvailable = "not_available";  // the kernel lacks the interface
+inline constexpr const char* kBadTarget = "bad_target";        // no such disk or partition
 }  // namespace errc
 
 }  // namespace fb::proto

@@ -48,7 +48,7 @@ Runner add_kernel(CLI::App& app) {
   build->add_flag("--force", o->force, "rebuild even when a cached kernel matches");
   auto* path = kernel->add_subcommand("path", "Print the cached kernel's bzImage path (exit 1 when not built)");
   add_common(path, *o);
-  return [o, build, path]() -> int {
+  return [o, build]() -> int {
     auto opts = to_build_options(*o);
     if (build->parsed()) {
       auto k = build_kernel(opts);
@@ -59,7 +59,6 @@ Runner add_kernel(CLI::App& app) {
       printf("%s\n", k->bzimage.c_str());
       return 0;
     }
-    (void)path;
     auto k = find_cached_kernel(opts);
     if (!k) {
       log_line(Verbosity::Quiet, k.error().message);

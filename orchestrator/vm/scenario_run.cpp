@@ -52,6 +52,12 @@ Result<std::vector<DiskSpec>> make_disks(const Scenario& sc, const TempDir& dir)
   return out;
 }
 
+std::string kmsg_text(const std::vector<KmsgRecord>& records) {
+  std::string out;
+  for (auto& rec : records) out += rec.line() + "\n";
+  return out;
+}
+
 bool armed_for(const FaultSpec& f, const std::string& step) {
   return f.steps.empty() || std::find(f.steps.begin(), f.steps.end(), step) != f.steps.end();
 }
@@ -221,8 +227,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       Error e = res.error();
       if (e.kind == ErrorKind::Timeout) e.message = "step " + step.name + ": " + e.message;
       if (e.kind == ErrorKind::Boot) e.message = "step " + step.name + ": " + e.message;
-      r.kmsg.clear();
-      for (auto& rec : records) r.kmsg += rec.line() + "\n";
+      r.kmsg = kmsg_text(records);
       if (e.kind == ErrorKind::Boot) (*session)->vm().wait_exit(std::chrono::seconds(5));
       r.console = (*session)->vm().console();
       if ((*session)->vm().exit_info()) {
@@ -253,7 +258,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     r.warnings.push_back(fmt::format("kernel log kept only its first {} MiB; {} later chunks dropped (stacks after "
                                      "that are missing, fired counts are exact)",
                                      kMaxKmsgBytes >> 20, kmsg_dropped));
-  for (auto& rec : records) r.kmsg += rec.line() + "\n";
+  r.kmsg = kmsg_text(records);
   r.console = (*session)->vm().console();
   (void)(*session)->shutdown();
   finish_verdict(r, sc);

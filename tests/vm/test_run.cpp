@@ -8,11 +8,7 @@ using namespace fb;
 using namespace fb::test;
 
 static Run faultbox_run(const ScratchDir& rt, std::vector<std::string> args) {
-  std::vector<std::string> argv = {faultbox_binary(), "run"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunOptions o;
-  o.env["XDG_RUNTIME_DIR"] = rt.path().string();
-  return run(argv, o);
+  return faultbox_in(rt, "run", std::move(args));
 }
 
 static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }

@@ -5,12 +5,17 @@
 
 namespace fb::test {
 
-// `faultbox exec` with a private runtime dir, so teardown checks see only this run.
-inline Run faultbox_exec(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
-  std::vector<std::string> argv = {faultbox_binary(), "exec"};
+// A faultbox subcommand with a private runtime dir, so teardown checks see only this run.
+inline Run faultbox_in(const ScratchDir& rt, const std::string& subcommand, std::vector<std::string> args,
+                       RunOptions opts = {}) {
+  std::vector<std::string> argv = {faultbox_binary(), subcommand};
   argv.insert(argv.end(), args.begin(), args.end());
   opts.env["XDG_RUNTIME_DIR"] = rt.path().string();
   return run(argv, opts);
+}
+
+inline Run faultbox_exec(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
+  return faultbox_in(rt, "exec", std::move(args), std::move(opts));
 }
 
 // Nothing of a VM may remain: no process mentions the runtime root, and the root is empty.
