@@ -337,8 +337,9 @@ void Agent::handle_arm(const json& req) {
   }
   int h = next_fault_++;
   bool mark = fault->needs_task_mark();
+  json info = fault->info();
   faults_[h] = std::move(fault);
-  reply_ok(req, {{"handle", h}, {"needs_task_mark", mark}});
+  reply_ok(req, {{"handle", h}, {"needs_task_mark", mark}, {"info", info}});
 }
 
 void Agent::handle_disarm(const json& req) {

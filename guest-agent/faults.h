@@ -19,6 +19,9 @@ class Fault {
   virtual void disarm() = 0;
   // Whether the step's processes must be marked with /proc/self/make-it-fail.
   virtual bool needs_task_mark() const = 0;
+  // What steps need to know about the armed fault, e.g. {"device": "/dev/dm-0"} for a fault
+  // that creates a block device; the host exports it as FAULTBOX_FAULT_<NAME>_<KEY>.
+  virtual nlohmann::json info() const { return nlohmann::json::object(); }
 };
 
 struct ArmError {

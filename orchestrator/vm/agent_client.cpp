@@ -217,7 +217,8 @@ Result<ArmedFault> AgentClient::arm(const json& fault) {
     return make_error(ErrorKind::Usage, "cannot arm fault '{}': {}", fault.value("name", std::string("?")),
                       err.value("message", std::string("?")));
   }
-  return ArmedFault{r->value("handle", 0), r->value("needs_task_mark", false)};
+  return ArmedFault{r->value("handle", 0), r->value("needs_task_mark", false),
+                    r->value("info", json::object())};
 }
 
 Result<json> AgentClient::disarm(int handle) {

@@ -33,6 +33,7 @@ struct ExecRequest {
 struct ArmedFault {
   int handle = 0;
   bool needs_task_mark = false;
+  nlohmann::json info = nlohmann::json::object();  // e.g. {"device": "/dev/dm-0"}
 };
 
 struct ExecResult {

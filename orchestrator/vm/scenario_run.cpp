@@ -58,6 +58,20 @@ std::string kmsg_text(const std::vector<KmsgRecord>& records) {
   return out;
 }
 
+// FAULTBOX_FAULT_<NAME>_<KEY>=value for each string or number the agent reported when arming
+// (e.g. the device a dm or scsi_debug fault created), so steps need not guess device names.
+void add_fault_env(std::map<std::string, std::string>& env, const std::string& fault, const json& info) {
+  auto upper = [](const std::string& s) {
+    std::string o;
+    for (char c : s) o.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
+    return o;
+  };
+  for (auto& [k, v] : info.items()) {
+    if (v.is_string()) env["FAULTBOX_FAULT_" + upper(fault) + "_" + upper(k)] = v.get<std::string>();
+    else if (v.is_number()) env["FAULTBOX_FAULT_" + upper(fault) + "_" + upper(k)] = v.dump();
+  }
+}
+
 bool armed_for(const FaultSpec& f, const std::string& step) {
   return f.steps.empty() || std::find(f.steps.begin(), f.steps.end(), step) != f.steps.end();
 }
@@ -167,6 +181,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     // arm
     std::size_t first_record = records.size();
     std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
+    std::map<std::string, std::string> req_env;
     bool mark = false;
     for (auto& f : sc.faults) {
       if (!armed_for(f, step.name)) continue;
@@ -178,6 +193,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
         return fail_with(e);
       }
       mark |= a->needs_task_mark;
+      add_fault_env(req_env, f.name, a->info);
       armed.emplace_back(&f, *a);
     }
     if (opts.follow) progress("step {}: running {}", step.name, step.argv.back());
@@ -186,6 +202,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     sr.name = step.name;
     ExecRequest req;
     req.argv = step.argv;
+    req.env = req_env;
     req.make_it_fail = mark && step.mark_task;
     // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
     auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
