@@ -4,6 +4,7 @@
 #include "guest-agent/kernel_facts.h"
 #include "protocol/protocol.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <dirent.h>
@@ -78,7 +79,7 @@ int Agent::run() {
         owners.emplace_back(ch, proto::Stream::Stderr);
       }
     }
-    int n = poll(pfds.data(), pfds.size(), -1);
+    int n = poll(pfds.data(), pfds.size(), beat());
     if (n < 0) {
       if (errno == EINTR) continue;
       fprintf(stderr, "faultbox-agent: poll: %s\n", strerror(errno));
@@ -110,6 +111,16 @@ int Agent::run() {
   for (auto& [ch, e] : execs_) kill(-e.pid, SIGKILL);
   for (auto& [h, f] : faults_) f->disarm();
   return 0;
+}
+
+int Agent::beat() {
+  if (heartbeat_ns_ == 0) return -1;
+  std::uint64_t now = monotonic_ns();
+  if (now >= next_beat_ns_) {
+    send_json({{"event", proto::event::kHeartbeat}, {"n", beats_++}, {"monotonic_ns", now}});
+    next_beat_ns_ = now + heartbeat_ns_;
+  }
+  return static_cast<int>((next_beat_ns_ - now + 999999) / 1000000);
 }
 
 void Agent::on_control_readable() {
@@ -170,6 +181,8 @@ void Agent::handle_request(const json& req) {
     facts["protocol"] = proto::kVersion;
     facts["agent_pid"] = getpid();
     facts["monotonic_ns"] = monotonic_ns();
+    heartbeat_ns_ = static_cast<std::uint64_t>(std::max<std::int64_t>(0, req.value("heartbeat_ms", 0LL))) * 1000000;
+    next_beat_ns_ = monotonic_ns() + heartbeat_ns_;
     reply_ok(req, facts);
   } else if (op == proto::op::kPing) {
     reply_ok(req, {{"monotonic_ns", monotonic_ns()}});
@@ -183,6 +196,8 @@ void Agent::handle_request(const json& req) {
     handle_disarm(req);
   } else if (op == proto::op::kKmsg) {
     handle_kmsg(req);
+  } else if (op == proto::op::kSysrq) {
+    handle_sysrq(req);
   } else if (op == proto::op::kShutdown) {
     reply_ok(req);
     for (auto& [h, f] : faults_) f->disarm();
@@ -358,6 +373,23 @@ void Agent::handle_disarm(const json& req) {
     while (pump_kmsg() > 0) {
     }
   reply_ok(req, {{"counters", c}, {"kmsg_record", kmsg_last_record_}});
+}
+
+void Agent::handle_sysrq(const json& req) {
+  std::string keys = req.at("keys").get<std::string>();
+  std::string path = req.value("path", std::string("/proc/sysrq-trigger"));
+  for (char k : keys) {
+    Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!f || write(f.get(), &k, 1) != 1) {
+      reply_error(req.value("id", json()), proto::errc::kNotAvailable, "write " + path + ": " + strerror(errno));
+      return;
+    }
+  }
+  // What the kernel printed goes out before the reply, like disarm's records.
+  if (kmsg_)
+    while (pump_kmsg() > 0) {
+    }
+  reply_ok(req, {{"kmsg_record", kmsg_last_record_}});
 }
 
 void Agent::handle_kmsg(const json& req) {

@@ -46,6 +46,9 @@ class Agent {
   void handle_arm(const nlohmann::json& req);
   void handle_disarm(const nlohmann::json& req);
   void handle_kmsg(const nlohmann::json& req);
+  void handle_sysrq(const nlohmann::json& req);
+  // Sends a heartbeat when one is due; returns the poll timeout until the next (-1: none).
+  int beat();
   int pump_kmsg();  // records sent
   void reap_children();
   // Reads what the pipe holds now and sends it as frames; returns false on EOF.
@@ -68,6 +71,9 @@ class Agent {
   std::uint64_t kmsg_seq_ = 0;         // frames sent on the kmsg channel
   std::int64_t kmsg_last_record_ = -1;  // sequence number of the last kernel record sent
   std::uint32_t next_channel_ = 1;
+  std::uint64_t heartbeat_ns_ = 0;  // 0: off until the host's hello asks for it
+  std::uint64_t next_beat_ns_ = 0;
+  std::uint64_t beats_ = 0;
   bool shutting_down_ = false;
   bool control_closed_ = false;
 };

@@ -41,6 +41,9 @@ inline constexpr const char* kShutdown = "shutdown";
 inline constexpr const char* kArm = "arm";
 inline constexpr const char* kDisarm = "disarm";
 inline constexpr const char* kKmsg = "kmsg";
+// Writes each character of "keys" to /proc/sysrq-trigger (hang evidence: 'w' blocked tasks,
+// 't' every task's stack).
+inline constexpr const char* kSysrq = "sysrq";
 }  // namespace op
 
 // Trace channel of the kernel log (exec channels start at 1).
@@ -49,6 +52,9 @@ inline constexpr std::uint32_t kKmsgChannel = 0;
 namespace event {
 inline constexpr const char* kReady = "ready";
 inline constexpr const char* kExit = "exit";
+// Sent every hello.heartbeat_ms while the agent's loop turns; its absence is how the host tells
+// a wedged guest from a slow step.
+inline constexpr const char* kHeartbeat = "heartbeat";
 }  // namespace event
 
 // Error codes in {"ok": false, "error": {"code": ...}}.

@@ -6,8 +6,11 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/core/scenario.h"
 #include "orchestrator/vm/scenario_run.h"
+#include "orchestrator/vm/vm.h"
 
+#include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 namespace fb::cli {
@@ -19,9 +22,11 @@ struct RunOptions {
   bool follow = false;
 };
 
-void print_report(const RunReport& r) {
+// The human report: what stdout shows and what the evidence dir keeps as report.txt.
+std::string format_report(const RunReport& r) {
+  std::string out;
   // A step's output in full is in --json; here its first lines, enough to see the errno.
-  auto excerpt = [](const std::string& text, const char* label) {
+  auto excerpt = [&out](const std::string& text, const char* label) {
     if (text.empty()) return;
     std::string head = text.substr(0, 300);
     std::size_t lines = 0, pos = 0;
@@ -30,37 +35,86 @@ void print_report(const RunReport& r) {
     while (!head.empty() && head.back() == '\n') head.pop_back();
     std::string indented;
     for (char c : head) indented += c == '\n' ? std::string("\n            ") : std::string(1, c);
-    printf("    %s: %s%s\n", label, indented.c_str(), head.size() < text.size() - (text.back() == '\n') ? " ..." : "");
+    out += fmt::format("    {}: {}{}\n", label, indented, head.size() < text.size() - (text.back() == '\n') ? " ..." : "");
   };
   for (auto& s : r.steps) {
-    printf("step %s: %s, %.2f s%s\n", s.name.c_str(), s.status.describe().c_str(), s.seconds,
-           s.failures.empty() ? "" : " FAILED");
-    for (auto& f : s.failures) printf("    %s\n", f.c_str());
+    std::string how = s.finished ? s.status.describe() : "did not finish";
+    out += fmt::format("step {}: {}, {:.2f} s{}\n", s.name, how, s.seconds, s.failures.empty() ? "" : " FAILED");
+    for (auto& f : s.failures) out += fmt::format("    {}\n", f);
     excerpt(s.out, "stdout");
     excerpt(s.err, "stderr");
   }
   for (auto& f : r.faults) {
-    printf("fault %s (%s): fired %lld time(s); %lld logged, %zu distinct stack(s)\n", f.name.c_str(), f.type.c_str(),
-           static_cast<long long>(f.fired), static_cast<long long>(f.logged), f.stacks.size());
-    for (auto& st : f.stacks) printf("    %s\n", st.c_str());
+    out += fmt::format("fault {} ({}): fired {} time(s); {} logged, {} distinct stack(s)\n", f.name, f.type, f.fired,
+                       f.logged, f.stacks.size());
+    for (auto& st : f.stacks) out += fmt::format("    {}\n", st);
   }
-  for (auto& w : r.warnings) printf("warning: %s\n", w.c_str());
+  for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)
-    if (f.rfind("step ", 0) != 0) printf("expectation failed: %s\n", f.c_str());
-  if (!r.error.empty()) printf("error: %s\n", r.error.c_str());
-  if (!r.crash_report.empty()) printf("crash report:\n%s\n", r.crash_report.c_str());
-  printf("verdict: %s (%s, %.1f s)\n", r.verdict.c_str(), r.scenario.c_str(), r.seconds);
+    if (f.rfind("step ", 0) != 0) out += fmt::format("expectation failed: {}\n", f);
+  if (!r.error.empty()) out += fmt::format("error: {}\n", r.error);
+  if (!r.hang_evidence.empty()) out += fmt::format("hang evidence: {} (console.log has the task dumps)\n", r.hang_evidence);
+  if (!r.crash_report.empty()) out += fmt::format("crash report:\n{}\n", r.crash_report);
+  out += fmt::format("verdict: {} ({}, {:.1f} s)\n", r.verdict, r.scenario, r.seconds);
+  return out;
 }
 
-Status write_artifacts(const RunReport& r, const std::string& dir) {
+// Lines the agent printed on the console (its own diagnostics), for agent.log.
+std::string agent_lines(const std::string& console) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < console.size()) {
+    std::size_t end = console.find('\n', pos);
+    if (end == std::string::npos) end = console.size();
+    std::string_view line(console.data() + pos, end - pos);
+    if (line.find("faultbox-agent:") != std::string_view::npos) out.append(line).append("\n");
+    pos = end + 1;
+  }
+  return out;
+}
+
+Status write_artifacts(const RunReport& r, const std::string& text, const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ErrorKind::Usage, "--keep-artifacts {}: {}", dir, ec.message());
-  FB_TRY(write_file_atomic(std::filesystem::path(dir) / "report.json", r.to_json().dump(2)));
-  FB_TRY(write_file_atomic(std::filesystem::path(dir) / "kmsg.log", r.kmsg));
-  FB_TRY(write_file_atomic(std::filesystem::path(dir) / "console.log", r.console));
-  if (!r.file.empty()) FB_TRY(copy_file_atomic(r.file, std::filesystem::path(dir) / "scenario.toml"));
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(ErrorKind::Usage, "evidence dir {}: {}", dir.string(), ec.message());
+  FB_TRY(write_file_atomic(dir / "report.json", r.to_json().dump(2)));
+  FB_TRY(write_file_atomic(dir / "report.txt", text));
+  FB_TRY(write_file_atomic(dir / "kmsg.log", r.kmsg));
+  FB_TRY(write_file_atomic(dir / "console.log", r.console));
+  FB_TRY(write_file_atomic(dir / "qemu.log", r.host_log));
+  FB_TRY(write_file_atomic(dir / "agent.log", agent_lines(r.console)));
+  if (!r.file.empty()) FB_TRY(copy_file_atomic(r.file, dir / "scenario.toml"));
+  // Cached faultbox kernels keep their .config next to the bzImage.
+  if (!r.kernel.empty() && fs::exists(r.kernel.parent_path() / "config"))
+    FB_TRY(copy_file_atomic(r.kernel.parent_path() / "config", dir / "kernel.config"));
   return {};
+}
+
+// Default evidence dir of a run that did not pass: $XDG_STATE_HOME/faultbox/runs/<time>-<name>-<pid>,
+// filled under a temporary name and renamed when complete, so no half-written dir is left.
+Result<std::filesystem::path> write_default_evidence(const RunReport& r, const std::string& text) {
+  namespace fs = std::filesystem;
+  fs::path base;
+  if (const char* x = getenv("XDG_STATE_HOME"); x && *x) base = x;
+  else if (const char* h = getenv("HOME"); h && *h) base = fs::path(h) / ".local/state";
+  else return make_error(ErrorKind::Infra, "neither XDG_STATE_HOME nor HOME is set: no evidence dir");
+  base /= "faultbox/runs";
+  std::string slug;
+  for (char c : r.scenario.substr(0, 40)) slug += isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(tolower(c)) : '-';
+  time_t now = time(nullptr);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&now));
+  std::string name = fmt::format("{}-{}-{}", stamp, slug, getpid());
+  fs::path tmp = base / (".partial-" + name), final_dir = base / name;
+  auto st = write_artifacts(r, text, tmp);
+  std::error_code ec;
+  if (st) fs::rename(tmp, final_dir, ec);
+  if (!st || ec) {
+    fs::remove_all(tmp, ec);
+    return st ? make_error(ErrorKind::Infra, "evidence dir {}: {}", final_dir.string(), ec.message()) : st.error();
+  }
+  return final_dir;
 }
 
 int run(const RunOptions& o) {
@@ -72,7 +126,10 @@ int run(const RunOptions& o) {
   ScenarioRunOptions ro;
   ro.follow = o.follow;
   RunReport r = run_scenario(*sc, ro);
-  print_report(r);
+  // Interrupted by the user: tear down and go, leaving no evidence dir behind.
+  if (interrupted()) return 128 + interrupt_signal();
+  std::string text = format_report(r);
+  fputs(text.c_str(), stdout);
   fflush(stdout);
   if (!o.json.empty()) {
     auto st = write_file_atomic(o.json, r.to_json().dump(2));
@@ -83,8 +140,13 @@ int run(const RunOptions& o) {
     if (!st) log_line(Verbosity::Quiet, st.error().message);
   }
   if (!o.keep.empty()) {
-    auto st = write_artifacts(r, o.keep);
+    auto st = write_artifacts(r, text, o.keep);
     if (!st) log_line(Verbosity::Quiet, st.error().message);
+    else if (r.verdict != "pass") printf("evidence: %s\n", o.keep.c_str());
+  } else if (r.verdict != "pass") {
+    auto dir = write_default_evidence(r, text);
+    if (dir) printf("evidence: %s\n", dir->c_str());
+    else log_line(Verbosity::Quiet, dir.error().message);
   }
   return r.exit_code;
 }
@@ -98,7 +160,9 @@ Runner add_run(CLI::App& app) {
   cmd->add_option("scenario", o->scenario, "scenario file (TOML)")->required();
   cmd->add_option("--json", o->json, "write the report as JSON");
   cmd->add_option("--junit", o->junit, "write a JUnit XML report (one case per step, plus the verdict)");
-  cmd->add_option("--keep-artifacts", o->keep, "save report, kernel log, console and scenario in this directory");
+  cmd->add_option("--keep-artifacts", o->keep,
+                  "save report, kernel log, console, QEMU log, scenario and kernel config here (default for a run "
+                  "that does not pass: $XDG_STATE_HOME/faultbox/runs/...)");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live");
   return [o] { return run(*o); };
 }

@@ -5,6 +5,7 @@
 #include "orchestrator/core/crash_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cstring>
 
@@ -745,6 +746,37 @@ ConsoleScan scan_console(string_view log) {
   }
   if (start.sig) scan.crash = build_report(start, collect_report(log, start));
   return scan;
+}
+
+std::vector<std::string> blocked_tasks(std::string_view log) {
+  // sched_show_task() prints "task:%-15.15s state:%c stack:... pid:%-5d ppid:..." per task.
+  std::size_t start = log.rfind("Show Blocked State");
+  if (start == std::string_view::npos) return {};
+  std::vector<std::string> out;
+  std::size_t pos = log.find('\n', start);
+  while (pos != std::string_view::npos && pos + 1 < log.size()) {
+    std::size_t end = log.find('\n', pos + 1);
+    std::string_view line = log.substr(pos + 1, end == std::string_view::npos ? std::string_view::npos : end - pos - 1);
+    pos = end;
+    std::string_view text = split_console_prefix(line).text;
+    if (text.rfind("sysrq: ", 0) == 0 && text.find("Show Blocked State") == std::string_view::npos) break;
+    if (text.rfind("task:", 0) != 0) continue;
+    std::size_t st = text.find(" state:");
+    if (st == std::string_view::npos || st + 7 >= text.size() || text[st + 7] != 'D') continue;
+    std::string_view comm = text.substr(5, st - 5);
+    while (!comm.empty() && comm.back() == ' ') comm.remove_suffix(1);
+    std::string entry(comm);
+    if (std::size_t p = text.find(" pid:"); p != std::string_view::npos) {
+      std::size_t b = p + 5, e = b;
+      while (e < text.size() && (text[e] == ' ' || isdigit(static_cast<unsigned char>(text[e])))) ++e;
+      std::string_view num = text.substr(b, e - b);
+      while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+      while (!num.empty() && num.back() == ' ') num.remove_suffix(1);
+      if (!num.empty()) entry += " (pid " + std::string(num) + ")";
+    }
+    if (std::find(out.begin(), out.end(), entry) == out.end()) out.push_back(entry);
+  }
+  return out;
 }
 
 }  // namespace fb

@@ -60,6 +60,10 @@ struct ConsoleScan {
 
 ConsoleScan scan_console(std::string_view log);
 
+// Tasks in uninterruptible sleep as listed by the last "sysrq: Show Blocked State" in the log,
+// as "comm (pid N)". Empty when sysrq-w was not pressed or listed nothing.
+std::vector<std::string> blocked_tasks(std::string_view log);
+
 // One console line split into what printk prepends and the message itself. Exposed for tests.
 struct ConsoleLine {
   std::string_view caller;  // "T123" or "C1" (CONFIG_PRINTK_CALLER), empty when absent

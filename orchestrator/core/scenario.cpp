@@ -58,7 +58,9 @@ std::vector<SectionSpec> build_schema() {
                 {"kernel", ValueKind::String, false, 0, 0, "bzImage path (default: the cached faultbox kernel)"},
                 {"timeout", ValueKind::Duration, false, 0, 0, "whole-run limit, e.g. \"10m\" (default 10m)"},
                 {"include", ValueKind::StringArray, false, 0, 0, "host binaries to copy into the image"},
-                {"cmdline", ValueKind::String, false, 0, 0, "extra kernel command line"}}});
+                {"cmdline", ValueKind::String, false, 0, 0, "extra kernel command line"},
+                {"panic_on_warn", ValueKind::Bool, false, 0, 0,
+                 "a kernel WARNING panics the guest, so it ends the run as a kernel-crash (default false)"}}});
   s.push_back({"disk",
                {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
                 {"size", ValueKind::Size, true, 0, 0, "e.g. \"64M\", \"1G\""},
@@ -400,6 +402,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     sc.vm.accel = v->value("accel", "auto");
     sc.vm.kernel = v->value("kernel", "");
     sc.vm.cmdline = v->value("cmdline", "");
+    sc.vm.panic_on_warn = v->value("panic_on_warn", false);
     if (v->contains("timeout")) sc.vm.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
     if (v->contains("include")) sc.vm.include = (*v)["include"].get<std::vector<std::string>>();
   }

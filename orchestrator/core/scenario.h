@@ -54,6 +54,7 @@ struct VmSection {
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::vector<std::string> include;
   std::string cmdline;
+  bool panic_on_warn = false;
 };
 
 struct ScenarioDisk {

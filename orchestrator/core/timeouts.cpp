@@ -14,6 +14,8 @@ Timeouts Timeouts::for_accel(Accel a) {
     scale(t.boot);
     scale(t.request);
     scale(t.shutdown);
+    scale(t.heartbeat_loss);
+    scale(t.evidence);
     // qemu_connect is host-side work and does not slow down with TCG.
     // accel_probe is only ever run with KVM.
   }

@@ -18,6 +18,10 @@ struct Timeouts {
   std::chrono::milliseconds request{3000};        // one control request -> its reply
   std::chrono::milliseconds shutdown{3000};       // shutdown request -> QEMU gone
   std::chrono::milliseconds accel_probe{4000};    // the KVM probe boot
+  std::chrono::milliseconds heartbeat_interval{1000};  // agent heartbeat period (guest clock; not scaled)
+  std::chrono::milliseconds heartbeat_loss{3000};      // silence after which the guest counts as wedged
+  std::chrono::milliseconds evidence{2000};            // sysrq output to reach the console
+  std::chrono::milliseconds panic_exit{3000};          // pvpanic event -> QEMU gone (host-side; not scaled)
 
   static Timeouts for_accel(Accel a);
 };

@@ -22,6 +22,7 @@ AgentClient::AgentClient(asio::io_context& io, Vm& vm, Timeouts timeouts)
 AgentClient::~AgentClient() { *alive_ = false; }
 
 void AgentClient::on_control(std::string_view d) {
+  last_heard_ = std::chrono::steady_clock::now();
   lines_.feed(d);
   while (auto item = lines_.next()) {
     auto* line = std::get_if<std::string>(&*item);
@@ -72,6 +73,10 @@ void AgentClient::on_trace(std::string_view d) {
 Error AgentClient::vm_gone_error(const std::string& what) const {
   auto e = vm_.exit_info();
   std::string tail = last_lines(vm_.console(), 15);
+  // A VM process killed by a signal nobody in faultbox sent (OOM killer, a user's kill, a QEMU
+  // crash) is an infrastructure failure, not something the guest kernel did.
+  if (e && e->status.signal != 0 && !e->guest_panicked && e->reason.find("killed by faultbox") == std::string::npos)
+    return make_error(ErrorKind::Infra, "the VM process died while waiting for {}: {}", what, e->reason);
   return make_error(ErrorKind::Boot, "VM ended while waiting for {}: {}{}{}", what, e ? e->reason : "control port closed",
                     tail.empty() ? "" : "\n--- last console lines ---\n", tail);
 }
@@ -79,16 +84,32 @@ Error AgentClient::vm_gone_error(const std::string& what) const {
 Status AgentClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                               const std::string& what) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Heartbeats that queued up while we were not reading count as heard.
+  while (io_.poll() > 0) {
+  }
   while (!done()) {
     if (interrupted()) return make_error(ErrorKind::Infra, "interrupted by signal {}", interrupt_signal());
+    if (vm_.guest_panicked() && !vm_.exit_info()) {
+      // pvpanic said so: the kernel is rebooting (panic=-1, QEMU -no-reboot) or stuck in its
+      // panic loop; either way there is nothing more to wait for than its last console lines.
+      if (!vm_.wait_exit(timeouts_.panic_exit)) vm_.kill();
+    }
     if (vm_.exit_info() || control_eof_) {
+      // The port closes as the process dies; how it died (signal? pvpanic?) decides the verdict.
+      if (!vm_.exit_info()) vm_.wait_exit(std::chrono::seconds(2));
       // Let bytes already on their way be processed before giving up.
       while (io_.poll() > 0) {
       }
       if (done()) break;
       return vm_gone_error(what);
     }
-    if (std::chrono::steady_clock::now() > deadline)
+    auto now = std::chrono::steady_clock::now();
+    if (heartbeats_ && now - last_heard_ > timeouts_.heartbeat_loss) {
+      agent_silent_ = true;
+      return make_error(ErrorKind::Timeout, "the guest stopped answering while waiting for {}: no agent heartbeat for {:.0f} s",
+                        what, std::chrono::duration<double>(now - last_heard_).count());
+    }
+    if (now > deadline)
       return make_error(ErrorKind::Timeout, "no answer from the agent for {} within {:.1f} s", what,
                         static_cast<double>(timeout.count()) / 1000.0);
     io_.run_one_for(std::chrono::milliseconds(50));
@@ -128,13 +149,18 @@ Result<AgentHello> AgentClient::connect() {
   }
   if (sync->value("token", std::string()) != token)
     return make_error(ErrorKind::Protocol, "agent echoed the wrong sync token");
-  auto hello = request({{"op", proto::op::kHello}, {"protocol", proto::kVersion}}, timeouts_.request);
+  auto hello = request({{"op", proto::op::kHello},
+                        {"protocol", proto::kVersion},
+                        {"heartbeat_ms", timeouts_.heartbeat_interval.count()}},
+                       timeouts_.request);
   if (!hello) return hello.error();
   if (!hello->value("ok", false)) {
     auto err = (*hello)["error"];
     return make_error(ErrorKind::Protocol, "agent refused hello: {} (rebuild the image: faultbox image build)",
                       err.value("message", std::string("?")));
   }
+  heartbeats_ = true;
+  last_heard_ = std::chrono::steady_clock::now();
   AgentHello h;
   h.raw = *hello;
   h.protocol = hello->value("protocol", 0);
@@ -174,7 +200,8 @@ Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& s
   auto timeout = req.timeout.count() > 0 ? req.timeout : std::chrono::milliseconds(std::chrono::hours(24 * 365));
   auto st = run_until(done, timeout, "'" + req.argv[0] + "' to finish");
   if (!st) {
-    if (st.error().kind == ErrorKind::Timeout)
+    if (st.error().kind == ErrorKind::Timeout && req.on_timeout) req.on_timeout();
+    if (st.error().kind == ErrorKind::Timeout && !agent_silent_)
       (void)request({{"op", proto::op::kSignal}, {"channel", ch_id}, {"signal", SIGKILL}}, timeouts_.request);
     channels_.erase(ch_id);
     return st.error();
@@ -227,6 +254,15 @@ Result<json> AgentClient::disarm(int handle) {
   if (!r->value("ok", false))
     return make_error(ErrorKind::Protocol, "disarm failed: {}", (*r)["error"].value("message", std::string("?")));
   return (*r)["counters"];
+}
+
+Result<std::int64_t> AgentClient::sysrq(const std::string& keys) {
+  if (agent_silent_) return make_error(ErrorKind::Timeout, "the agent is silent");
+  auto r = request({{"op", proto::op::kSysrq}, {"keys", keys}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(ErrorKind::Infra, "sysrq: {}", (*r)["error"].value("message", std::string("?")));
+  return r->value("kmsg_record", std::int64_t{-1});
 }
 
 Status AgentClient::follow_kmsg(std::function<void(std::string_view)> sink) {

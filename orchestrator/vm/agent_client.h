@@ -28,6 +28,8 @@ struct ExecRequest {
   std::string cwd = "/";
   std::chrono::milliseconds timeout{0};  // 0: none
   bool make_it_fail = false;             // mark the process for task-filtered faults
+  // Called when the timeout passes, before the command is killed: the moment to look at it.
+  std::function<void()> on_timeout;
 };
 
 struct ArmedFault {
@@ -68,6 +70,12 @@ class AgentClient {
   Result<nlohmann::json> disarm(int handle);
   // Starts the kernel log stream; each /dev/kmsg record goes to sink as it arrives.
   Status follow_kmsg(std::function<void(std::string_view record)> sink);
+  // Asks the agent to press sysrq keys in the guest; returns the last kernel record number the
+  // agent had sent when it replied.
+  Result<std::int64_t> sysrq(const std::string& keys);
+  // True once the agent missed its heartbeats for timeouts.heartbeat_loss: the guest is wedged
+  // (or the agent is), so asking it anything is pointless.
+  bool agent_silent() const { return agent_silent_; }
 
   // Sends a raw line (tests use this to feed garbage).
   void send_raw(std::string_view bytes);
@@ -102,6 +110,9 @@ class AgentClient {
   std::map<std::int64_t, nlohmann::json> replies_;
   std::map<std::uint32_t, Channel> channels_;
   bool ready_seen_ = false;
+  bool heartbeats_ = false;  // the agent was asked for them (after hello)
+  bool agent_silent_ = false;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
   bool control_eof_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

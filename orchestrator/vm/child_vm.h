@@ -17,6 +17,9 @@ class ChildVm : public Vm {
   UnixSocket& trace() override { return *trace_; }
   const std::string& console() const override { return console_text_; }
   std::optional<VmExit> exit_info() const override { return exit_; }
+  bool guest_panicked() const override { return guest_panicked_; }
+  Status send_sysrq(char) override { return make_error(ErrorKind::Infra, "this VM has no keyboard for sysrq"); }
+  const std::string& host_log() const override { return stderr_text_; }
   std::filesystem::path runtime_dir() const override { return rundir_.path(); }
   bool wait_exit(std::chrono::milliseconds timeout) override;
   void kill() override;

@@ -101,6 +101,19 @@ class QemuVm final : public ChildVm {
     return {};
   }
 
+  Status send_sysrq(char key) override {
+    if (exit_ || !qmp_) return make_error(ErrorKind::Infra, "VM gone");
+    std::string code(1, key);
+    auto k = [](const std::string& c) { return nlohmann::json{{"type", "qcode"}, {"data", c}}; };
+    nlohmann::json cmd = {{"execute", "send-key"},
+                          {"arguments", {{"keys", {k("alt"), k("sysrq"), k(code)}}, {"hold-time", 100}}}};
+    std::string line = cmd.dump() + "\n";
+    boost::system::error_code ec;
+    asio::write(*qmp_, asio::buffer(line), ec);
+    if (ec) return make_error(ErrorKind::Infra, "QMP send-key: {}", ec.message());
+    return {};
+  }
+
   std::string describe() const override {
     return fmt::format("qemu pid {} ({}, {} MiB, {} cpu)", process_.pid(), to_string(spec_.accel), spec_.memory_mb,
                        spec_.cpus);

@@ -76,6 +76,41 @@ bool armed_for(const FaultSpec& f, const std::string& step) {
   return f.steps.empty() || std::find(f.steps.begin(), f.steps.end(), step) != f.steps.end();
 }
 
+// Hang evidence, taken while the wedged work still exists: sysrq 9 (every level to the console),
+// w (blocked tasks with their stacks), t (every task). Through the agent when it still answers,
+// else through the VM's keyboard, which a wedged guest still services from its interrupt
+// handler. Then the console gets time to receive it all.
+std::string collect_hang_evidence(Session& s) {
+  Vm& vm = s.vm();
+  std::string how;
+  if (!s.agent().agent_silent()) {
+    auto rec = s.agent().sysrq("9wt");
+    if (rec) how = "sysrq 9, w, t written by the agent";
+  }
+  if (how.empty()) {
+    for (char key : {'9', 'w', 't'}) {
+      auto st = vm.send_sysrq(key);
+      if (!st) return "no sysrq evidence: " + st.error().message;
+      vm.wait_exit(std::chrono::milliseconds(300));  // runs the event loop; the keys take turns
+    }
+    how = "Alt+SysRq 9, w, t pressed on the VM's keyboard (agent silent)";
+  }
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + s.timeouts().evidence;
+  std::size_t seen = vm.console().size();
+  auto quiet_since = clock::now();
+  while (clock::now() < deadline && !vm.exit_info()) {
+    vm.wait_exit(std::chrono::milliseconds(200));
+    if (vm.console().size() != seen) {
+      seen = vm.console().size();
+      quiet_since = clock::now();
+    } else if (clock::now() - quiet_since > std::chrono::seconds(1)) {
+      break;
+    }
+  }
+  return how;
+}
+
 void finish_verdict(RunReport& r, const Scenario& sc) {
   for (auto& s : r.steps)
     for (auto& f : s.failures) r.failures.push_back("step " + s.name + ": " + f);
@@ -140,10 +175,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   so.accel = sc.vm.accel;
   so.disks = *disks;
   so.extra_cmdline = sc.vm.cmdline;
+  if (sc.vm.panic_on_warn) so.extra_cmdline += (so.extra_cmdline.empty() ? "" : " ") + std::string("panic_on_warn=1");
   auto session = Session::boot(so);
   if (!session) return fail_with(session.error());
   AgentClient& agent = (*session)->agent();
   r.kernel_release = (*session)->hello().kernel_release;
+  r.kernel = (*session)->kernel();
 
   std::vector<KmsgRecord> records;
   KmsgParser parser;
@@ -204,6 +241,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     req.argv = step.argv;
     req.env = req_env;
     req.make_it_fail = mark && step.mark_task;
+    req.on_timeout = [&] { r.hang_evidence = collect_hang_evidence(**session); };
     // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
     auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     req.timeout = step.timeout.count() > 0 ? std::min(step.timeout, left) : left;
@@ -247,6 +285,20 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       r.kmsg = kmsg_text(records);
       if (e.kind == ErrorKind::Boot) (*session)->vm().wait_exit(std::chrono::seconds(5));
       r.console = (*session)->vm().console();
+      r.host_log = (*session)->vm().host_log();
+      if (e.kind == ErrorKind::Timeout) {
+        r.blocked_tasks = blocked_tasks(r.console);
+        if (r.blocked_tasks.empty()) r.blocked_tasks = blocked_tasks(r.kmsg);
+        std::string names;
+        for (auto& t : r.blocked_tasks) names += (names.empty() ? "" : ", ") + t;
+        e.message += names.empty() ? "; sysrq-w shows no task in D state" : "; blocked in D state: " + names;
+        // A lockup or hung-task report the kernel printed itself names the hang.
+        if (auto scan = scan_console(r.console); scan.crash) {
+          r.crash_title = scan.crash->title;
+          r.crash_report = scan.crash->report;
+          e.message += "; the kernel reported: " + r.crash_title;
+        }
+      }
       if ((*session)->vm().exit_info()) {
         auto scan = scan_console(r.console);
         if (scan.crash) {
@@ -262,6 +314,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       return fail_with(e);
     }
     sr.status = res->status;
+    sr.finished = true;
     if (step.expect_exit && res->status.shell_code() != *step.expect_exit)
       sr.failures.push_back(fmt::format("exit {} (expected {})", res->status.shell_code(), *step.expect_exit));
     for (auto& want : step.expect_stdout)
@@ -277,6 +330,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
                                      kMaxKmsgBytes >> 20, kmsg_dropped));
   r.kmsg = kmsg_text(records);
   r.console = (*session)->vm().console();
+  r.host_log = (*session)->vm().host_log();
   (void)(*session)->shutdown();
   finish_verdict(r, sc);
   return done(r);
@@ -288,12 +342,14 @@ json RunReport::to_json() const {
             {"error", error}};
   j["steps"] = json::array();
   for (auto& s : steps)
-    j["steps"].push_back({{"name", s.name}, {"exit_code", s.status.code}, {"signal", s.status.signal},
+    j["steps"].push_back({{"name", s.name}, {"finished", s.finished}, {"exit_code", s.status.code}, {"signal", s.status.signal},
                           {"seconds", s.seconds}, {"stdout", s.out}, {"stderr", s.err}, {"failures", s.failures}});
   j["faults"] = json::array();
   for (auto& f : faults)
     j["faults"].push_back({{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged},
                            {"stacks", f.stacks}});
+  if (!hang_evidence.empty())
+    j["hang"] = {{"evidence", hang_evidence}, {"blocked_tasks", blocked_tasks}};
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});
   j["kmsg"] = kmsg;
   return j;

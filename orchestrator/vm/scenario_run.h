@@ -16,6 +16,7 @@ namespace fb {
 struct StepResult {
   std::string name;
   ExitStatus status;
+  bool finished = false;  // false: timed out, or the VM went first
   std::string out, err;
   double seconds = 0;
   std::vector<std::string> failures;  // unmet step expectations
@@ -43,6 +44,10 @@ struct RunReport {
   std::string crash_report;  // its console lines
   std::string kmsg;      // the kernel log, one line per record
   std::string console;   // the serial console
+  std::string host_log;  // what QEMU itself printed
+  std::filesystem::path kernel;  // the bzImage the run booted (its .config sits next to cached ones)
+  std::vector<std::string> blocked_tasks;  // on a hang: tasks in D state per sysrq-w
+  std::string hang_evidence;              // on a hang: how the evidence was collected
   double seconds = 0;
   nlohmann::json to_json() const;
   std::string to_junit() const;

@@ -75,6 +75,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
 
   std::unique_ptr<Session> s(new Session());
   s->timeouts_ = Timeouts::for_accel(accel->accel);
+  s->kernel_ = *kernel;
   VmSpec spec;
   spec.kernel = *kernel;
   spec.initrd = *initrd;

@@ -31,6 +31,8 @@ class Session {
   Vm& vm() { return *vm_; }
   const AgentHello& hello() const { return hello_; }
   asio::io_context& io() { return io_; }
+  const Timeouts& timeouts() const { return timeouts_; }
+  const std::filesystem::path& kernel() const { return kernel_; }
   Status shutdown();
 
  private:
@@ -41,6 +43,7 @@ class Session {
   std::unique_ptr<AgentClient> agent_;
   AgentHello hello_;
   Timeouts timeouts_;
+  std::filesystem::path kernel_;
 };
 
 // Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).

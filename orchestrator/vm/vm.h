@@ -53,6 +53,14 @@ class Vm {
   // Everything the serial console printed so far (the tail, when very long).
   virtual const std::string& console() const = 0;
   virtual std::optional<VmExit> exit_info() const = 0;
+  // The hypervisor's own word that the guest panicked (pvpanic -> QMP GUEST_PANICKED): known at
+  // once, before the console is parsed or the process has gone.
+  virtual bool guest_panicked() const = 0;
+  // Presses Alt+SysRq+key on the guest's keyboard, which works when the agent no longer answers
+  // (a wedged guest still takes keyboard interrupts). Not every backend has a keyboard.
+  virtual Status send_sysrq(char key) = 0;
+  // What the VM process wrote on stdout/stderr (QEMU's own messages).
+  virtual const std::string& host_log() const = 0;
   // Synchronous and idempotent: the VM is gone when it returns.
   virtual void kill() = 0;
   // Waits (running the io_context) up to timeout for the VM to end by itself.

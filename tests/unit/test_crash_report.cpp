@@ -295,3 +295,17 @@ TEST_CASE("a 10 MB line without a newline is handled in linear time") {
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(seconds < 2.0);
 }
+
+TEST_CASE("blocked_tasks names the D-state tasks of the last sysrq-w, not those of sysrq-t") {
+  auto log = read_file(fs::path(FAULTBOX_CONSOLE_CORPUS_DIR) / "../sysrq/hung-task-sysrq-9wt.log");
+  REQUIRE(log.ok());
+  CHECK(blocked_tasks(*log) == std::vector<std::string>{"sh (pid 27)"});
+  CHECK(scan_console(*log).crash == std::nullopt);  // sysrq dumps are evidence, not a crash
+  CHECK(blocked_tasks("[    1.0] sysrq: Show State\n[    1.0] task:sh  state:D stack:0 pid:3\n").empty());
+  std::string two =
+      "[   10.1][  T1] sysrq: Show Blocked State\n"
+      "[   10.1][  T1] task:kworker/0:1    state:D stack:0     pid:12    ppid:2      flags:0x00004000\n"
+      "[   10.1][  T1] task:dd              state:D stack:0     pid:99    ppid:1      flags:0x00000000\n"
+      "[   10.1][  T1] task:cat             state:S stack:0     pid:98    ppid:1      flags:0x00000000\n";
+  CHECK(blocked_tasks(two) == std::vector<std::string>{"kworker/0:1 (pid 12)", "dd (pid 99)"});
+}

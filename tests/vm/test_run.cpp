@@ -47,23 +47,65 @@ TEST_CASE("run: fail_function on a function outside the injectable list is refus
   require_no_leftovers(rt);
 }
 
-TEST_CASE("run: a step past its timeout ends as a hang (exit 4)") {
+TEST_CASE("run: a step stuck in D state past its timeout is a hang (exit 4) naming the blocked task, evidence kept") {
   ScratchDir rt;
   auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/step-hangs.toml")});
   INFO(r.out << r.err);
   CHECK(r.status.code == 4);
   CHECK_THAT(r.out, Catch::Contains("verdict: hang"));
+  CHECK_THAT(r.out, Catch::Contains("blocked in D state: sh (pid "));
+  CHECK_THAT(r.out, Catch::Contains("written by the agent"));
   CHECK(r.seconds < 60);
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  CHECK(ev.string().rfind((rt.path() / "state/faultbox/runs/").string(), 0) == 0);
+  for (const char* f : {"report.json", "report.txt", "console.log", "kmsg.log", "qemu.log", "agent.log",
+                        "scenario.toml", "kernel.config"})
+    CHECK(std::filesystem::exists(ev / f));
+  auto console = read_file(ev / "console.log");
+  REQUIRE(console.ok());
+  CHECK_THAT(*console, Catch::Contains("sysrq: Show Blocked State"));
+  CHECK_THAT(*console, Catch::Contains("direct_entry+"));  // the blocked task's stack (LKDTM inlines HUNG_TASK)
+  CHECK_THAT(*read_file(ev / "kernel.config"), Catch::Contains("CONFIG_FAULT_INJECTION=y"));
   require_no_leftovers(rt);
 }
 
-TEST_CASE("run: a kernel BUG in a step is a kernel-crash verdict (exit 3) with its title") {
+TEST_CASE("run: a guest that stops answering is a hang found by the heartbeat, with sysrq evidence via QMP") {
   ScratchDir rt;
-  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/unexpected-crash.toml")});
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/guest-wedged.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 4);
+  CHECK_THAT(r.out, Catch::Contains("verdict: hang"));
+  CHECK_THAT(r.out, Catch::Contains("no agent heartbeat for"));
+  CHECK_THAT(r.out, Catch::Contains("pressed on the VM's keyboard"));
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto console = read_file(ev / "console.log");
+  REQUIRE(console.ok());
+  CHECK_THAT(*console, Catch::Contains("sysrq: Show State"));
+  CHECK_THAT(*console, Catch::Contains("lkdtm_SOFTLOCKUP"));  // the spinning task, from sysrq t
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a kernel BUG in a step is a kernel-crash verdict (exit 3) with its title, seconds after the crash") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/unexpected-crash.toml"), "--follow"});
   INFO(r.out << r.err);
   CHECK(r.status.code == 3);
   CHECK_THAT(r.out, Catch::Contains("kernel BUG in lkdtm_BUG"));
   CHECK_THAT(r.out, Catch::Contains("verdict: kernel-crash"));
+  // From the step's last words to the verdict: pvpanic tells the host at once, no timeout runs.
+  std::optional<std::chrono::steady_clock::time_point> provoked, verdict;
+  for (auto& c : r.chunks) {
+    if (c.fd == 1 && !provoked && c.data.find("provoking") != std::string::npos) provoked = c.at;
+    if (c.fd == 1 && c.data.find("verdict:") != std::string::npos) verdict = c.at;
+  }
+  REQUIRE(provoked);
+  REQUIRE(verdict);
+  CHECK(std::chrono::duration<double>(*verdict - *provoked).count() < 5.0);
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  CHECK_THAT(*read_file(ev / "console.log"), Catch::Contains("kernel BUG at"));
   require_no_leftovers(rt);
 }
 
@@ -73,6 +115,8 @@ TEST_CASE("run: a crash the scenario expects passes") {
   INFO(r.out << r.err);
   CHECK(r.status.code == 0);
   CHECK_THAT(r.out, Catch::Contains("verdict: pass"));
+  CHECK(evidence_dir_of(r.out).empty());  // a pass keeps no evidence dir
+  CHECK(!std::filesystem::exists(rt.path() / "state/faultbox/runs"));
 }
 
 TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, and a clean host") {
@@ -115,5 +159,14 @@ TEST_CASE("run: fail_function gives each of the seed's four injectable functions
   CHECK(fired["slab"] >= 1);
   CHECK(fired["page"] >= 1);
   CHECK(fired["bio"] >= 1);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: with [vm] panic_on_warn a kernel WARNING is a kernel-crash verdict with its title") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/warning-panics.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 3);
+  CHECK_THAT(r.out, Catch::Contains("WARNING in lkdtm_WARNING"));
   require_no_leftovers(rt);
 }

@@ -11,11 +11,22 @@ inline Run faultbox_in(const ScratchDir& rt, const std::string& subcommand, std:
   std::vector<std::string> argv = {faultbox_binary(), subcommand};
   argv.insert(argv.end(), args.begin(), args.end());
   opts.env["XDG_RUNTIME_DIR"] = rt.path().string();
+  opts.env["XDG_STATE_HOME"] = (rt.path() / "state").string();  // evidence dirs of failed runs
   return run(argv, opts);
 }
 
 inline Run faultbox_exec(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
   return faultbox_in(rt, "exec", std::move(args), std::move(opts));
+}
+
+// The evidence dir a run named in its last line of output ("evidence: DIR"), or empty.
+inline std::filesystem::path evidence_dir_of(const std::string& out) {
+  auto pos = out.rfind("evidence: ");
+  if (pos == std::string::npos) return {};
+  std::string rest = out.substr(pos + 10);
+  if (rest.find('\n') != rest.size() - 1) return {};  // must be the last line
+  rest.pop_back();
+  return rest;
 }
 
 // Nothing of a VM may remain: no process mentions the runtime root, and the root is empty.
