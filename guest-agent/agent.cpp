@@ -185,7 +185,11 @@ void Agent::handle_request(const json& req) {
     next_beat_ns_ = monotonic_ns() + heartbeat_ns_;
     reply_ok(req, facts);
   } else if (op == proto::op::kPing) {
-    reply_ok(req, {{"monotonic_ns", monotonic_ns()}});
+    // Like disarm: the kernel records so far go out first, so a ping is also a kmsg barrier.
+    if (kmsg_)
+      while (pump_kmsg() > 0) {
+      }
+    reply_ok(req, {{"monotonic_ns", monotonic_ns()}, {"kmsg_record", kmsg_last_record_}});
   } else if (op == proto::op::kExec) {
     handle_exec(req);
   } else if (op == proto::op::kSignal) {
@@ -254,6 +258,14 @@ void Agent::handle_exec(const json& req) {
   std::string cwd = req.value("cwd", std::string("/"));
   // Task-filtered faults hit only processes marked here; children inherit the mark.
   bool make_it_fail = req.value("make_it_fail", false);
+  // fail-nth: the Nth fault site this process reaches fails (any fault type, regardless of
+  // probability); counting starts at its first instruction. Not inherited by its children.
+  long long fail_nth = req.value("fail_nth", 0LL);
+  if (fail_nth < 0 || fail_nth > 0x7fffffff) {
+    reply_error(id, proto::errc::kBadRequest, "\"fail_nth\" must be 0..2147483647");
+    return;
+  }
+  bool stop_at_exec = make_it_fail || fail_nth > 0;
 
   int out[2], err[2], status_pipe[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -279,7 +291,7 @@ void Agent::handle_exec(const json& req) {
     dup2(err[1], 2);
     // The mark must start at the program's first instruction, not before execve (whose own
     // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
-    if (make_it_fail) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    if (stop_at_exec) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
     if (chdir(cwd.c_str()) != 0) {
       int e = errno;
       (void)!write(status_pipe[1], &e, sizeof e);
@@ -312,21 +324,26 @@ void Agent::handle_exec(const json& req) {
     reply_error(id, proto::errc::kExecFailed, argv[0] + ": " + strerror(child_errno));
     return;
   }
-  if (make_it_fail) {
+  if (stop_at_exec) {
     int st = 0;
     std::string why;
+    auto write_proc = [&](const char* file, const std::string& value) {
+      std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+      Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!f || write(f.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+        why = path + ": " + strerror(errno);
+    };
     if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
       why = "child did not stop at exec";
     } else {
-      std::string path = "/proc/" + std::to_string(pid) + "/make-it-fail";
-      Fd mf(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!mf || write(mf.get(), "1", 1) != 1) why = path + ": " + strerror(errno);
+      if (make_it_fail) write_proc("make-it-fail", "1");
+      if (fail_nth > 0 && why.empty()) write_proc("fail-nth", std::to_string(fail_nth));
     }
     ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
     if (!why.empty()) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
-      reply_error(id, proto::errc::kExecFailed, "make-it-fail: " + why);
+      reply_error(id, proto::errc::kExecFailed, "marking the process: " + why);
       return;
     }
   }
@@ -340,6 +357,8 @@ void Agent::handle_exec(const json& req) {
   e.out = std::move(out_r);
   e.err = std::move(err_r);
   e.started_ns = monotonic_ns();
+  e.fail_nth = static_cast<unsigned>(fail_nth);
+  if (e.fail_nth > 0) lift_fault_log_ratelimit();
   reply_ok(req, {{"channel", ch}, {"pid", pid}});
 }
 
@@ -466,6 +485,16 @@ void Agent::reap_children() {
   signalfd_siginfo si;
   while (read(sigchld_.get(), &si, sizeof si) == sizeof si) {
   }
+  // fail-nth is read back from the zombie before it is reaped: 0 means the Nth site was reached
+  // and failed, anything else is how many sites short the process ended.
+  for (auto& [ch, e] : execs_) {
+    if (e.reaped || e.fail_nth == 0) continue;
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(e.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != e.pid) continue;
+    std::ifstream f("/proc/" + std::to_string(e.pid) + "/fail-nth");
+    long long left = -1;
+    if (f >> left) e.fail_nth_left = left;
+  }
   for (;;) {
     int st;
     pid_t pid = waitpid(-1, &st, WNOHANG);
@@ -497,6 +526,11 @@ void Agent::finish(Exec& e) {
   } else {
     ev["code"] = nullptr;
     ev["signal"] = WTERMSIG(e.wait_status);
+  }
+  if (e.fail_nth > 0) {
+    restore_fault_log_ratelimit();
+    ev["fail_nth"] = e.fail_nth;
+    ev["fail_nth_left"] = e.fail_nth_left;
   }
   send_json(ev);
 }

@@ -36,6 +36,8 @@ class Agent {
     std::uint64_t started_ns = 0;
     bool reaped = false;
     int wait_status = 0;
+    unsigned fail_nth = 0;            // what was written to /proc/<pid>/fail-nth at the exec stop
+    long long fail_nth_left = -1;     // read back as the process exited: 0 means it was injected
   };
 
   void on_control_readable();

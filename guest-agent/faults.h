@@ -32,6 +32,12 @@ struct ArmError {
 // spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
 std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
 
+// The kernel logs injected failures at most 10 per 5 s per fault type. A fail-nth run injects
+// exactly one, so for its duration the limit is lifted (verbose_ratelimit_interval_ms = 0) and
+// every injected site is logged with its stack; nested calls are counted.
+void lift_fault_log_ratelimit();
+void restore_fault_log_ratelimit();
+
 // Where the agent finds debugfs (tests on the host point it at a fake tree).
 void set_debugfs_root(const std::string& root);
 void set_sysfs_root(const std::string& root);

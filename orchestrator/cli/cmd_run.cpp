@@ -48,6 +48,17 @@ std::string format_report(const RunReport& r) {
     out += fmt::format("fault {} ({}): fired {} time(s); {} logged, {} distinct stack(s)\n", f.name, f.type, f.fired,
                        f.logged, f.stacks.size());
     for (auto& st : f.stacks) out += fmt::format("    {}\n", st);
+    // fail_nth: what each failed site did to the command; a site whose failure the command
+    // did not notice (exit 0) is often the interesting one.
+    constexpr std::size_t kShownRuns = 40;
+    for (std::size_t i = 0; i < f.nth_runs.size() && i < kShownRuns; ++i) {
+      auto& n = f.nth_runs[i];
+      out += fmt::format("    nth {:>4}: {} -> {}{}{}\n", n.nth, n.injected ? (n.site.empty() ? "injected, site not logged (__GFP_NOWARN?)" : n.site) : "not reached",
+                         n.status.describe(), n.stderr_line.empty() ? "" : ": ", n.stderr_line);
+    }
+    if (f.nth_runs.size() > kShownRuns)
+      out += fmt::format("    ... {} more runs in --json\n", f.nth_runs.size() - kShownRuns);
+    for (auto& note : f.notes) out += fmt::format("    note: {}\n", note);
   }
   for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)

@@ -75,7 +75,10 @@ std::vector<SectionSpec> build_schema() {
                 {"timeout", ValueKind::Duration, false, 0, 0, "kill the step after this long (verdict hang)"},
                 {"mark_task", ValueKind::Bool, false, 0, 0,
                  "mark the step for task-filtered faults from its first instruction (default true); false when "
-                 "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test"}}});
+                 "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test"},
+                {"background", ValueKind::Bool, false, 0, 0,
+                 "start the step and go on with the next ones while it runs; it is waited for after the last "
+                 "step, and its faults stay armed until then (default false)"}}});
   s.push_back({"expect",
                {{"kernel", ValueKind::String, false, 0, 0, "no-crash or crash (default no-crash)"},
                 {"injected_min", ValueKind::Int, false, 0, kNoMax, "faults must have fired at least this often"},
@@ -440,6 +443,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("expect_stderr")) s.expect_stderr = (*v)["expect_stderr"].get<std::vector<std::string>>();
     if (v->contains("timeout")) s.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
     s.mark_task = v->value("mark_task", true);
+    s.background = v->value("background", false);
     if (!step_names.insert(s.name).second) return err(loc(file, *t->get("name")), fmt::format("step '{}' is declared twice", s.name));
     sc.steps.push_back(s);
   }

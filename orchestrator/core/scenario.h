@@ -81,6 +81,7 @@ struct StepSpec {
   std::vector<std::string> expect_stderr;
   std::chrono::milliseconds timeout{0};  // 0: what is left of [vm] timeout
   bool mark_task = true;
+  bool background = false;  // runs alongside the following steps, waited for after the last
   SourceLocation where;
 };
 

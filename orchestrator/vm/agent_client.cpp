@@ -178,9 +178,16 @@ Result<std::chrono::nanoseconds> AgentClient::ping() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
 }
 
-Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& sink) {
+Result<std::int64_t> AgentClient::kmsg_mark() {
+  auto r = request({{"op", proto::op::kPing}}, timeouts_.request);
+  if (!r) return r.error();
+  return r->value("kmsg_record", std::int64_t{-1});
+}
+
+Result<std::uint32_t> AgentClient::start_exec(const ExecRequest& req, const OutputSink& sink) {
   json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}, {"make_it_fail", req.make_it_fail}};
   if (!req.env.empty()) j["env"] = req.env;
+  if (req.fail_nth > 0) j["fail_nth"] = req.fail_nth;
   auto reply = request(j, timeouts_.request);
   if (!reply) return reply.error();
   if (!reply->value("ok", false)) {
@@ -194,6 +201,11 @@ Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& s
     deliver(ch, ch.early.front());
     ch.early.pop_front();
   }
+  return ch_id;
+}
+
+Result<ExecResult> AgentClient::wait_exec(std::uint32_t ch_id, const ExecRequest& req) {
+  Channel& ch = channels_[ch_id];
   // Done when the exit event came and every frame it counts has arrived (the two ports are
   // independent, so the event may overtake the last frames).
   auto done = [&] { return ch.exit_event && ch.frames >= ch.exit_event->value("frames", 0ull); };
@@ -215,8 +227,16 @@ Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& s
   r.stderr_bytes = ch.err_bytes;
   r.seq_gaps = ch.gaps;
   r.guest_duration = std::chrono::nanoseconds(ev.value("duration_ns", 0ll));
+  if (ev.contains("fail_nth_left") && ev["fail_nth_left"].is_number_integer())
+    r.fail_nth_left = ev["fail_nth_left"].get<long long>();
   channels_.erase(ch_id);
   return r;
+}
+
+Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& sink) {
+  auto ch = start_exec(req, sink);
+  if (!ch) return ch.error();
+  return wait_exec(*ch, req);
 }
 
 Status AgentClient::shutdown() {

@@ -28,6 +28,7 @@ struct ExecRequest {
   std::string cwd = "/";
   std::chrono::milliseconds timeout{0};  // 0: none
   bool make_it_fail = false;             // mark the process for task-filtered faults
+  unsigned fail_nth = 0;                 // fail the Nth fault site the process reaches (0: off)
   // Called when the timeout passes, before the command is killed: the moment to look at it.
   std::function<void()> on_timeout;
 };
@@ -45,6 +46,7 @@ struct ExecResult {
   std::uint64_t stderr_bytes = 0;
   std::uint64_t seq_gaps = 0;  // frames missing or out of order: must be 0
   std::chrono::nanoseconds guest_duration{0};
+  std::optional<long long> fail_nth_left;  // with fail_nth: 0 = injected, N = ended N sites short
 };
 
 using OutputSink = std::function<void(proto::Stream, std::string_view)>;
@@ -60,7 +62,14 @@ class AgentClient {
   // version and returns what the kernel offers.
   Result<AgentHello> connect();
   Result<std::chrono::nanoseconds> ping();
+  // The number of the last kernel record the agent has sent (after sending all it had): wait for
+  // that record on the trace port and the kernel log is complete up to now. -1: none yet.
+  Result<std::int64_t> kmsg_mark();
   Result<ExecResult> exec(const ExecRequest& req, const OutputSink& sink);
+  // The two halves of exec, for commands that run side by side: start returns the channel;
+  // its output reaches sink whenever the io_context runs (while waiting for anything else too).
+  Result<std::uint32_t> start_exec(const ExecRequest& req, const OutputSink& sink);
+  Result<ExecResult> wait_exec(std::uint32_t channel, const ExecRequest& req);
   // Asks the agent to end the VM and waits for it; kills it when it does not end in time.
   Status shutdown();
 

@@ -111,6 +111,57 @@ std::string collect_hang_evidence(Session& s) {
   return how;
 }
 
+// Waits until the kernel log on the trace port has every record the agent had read by now.
+void sync_kmsg(AgentClient& agent, const std::vector<KmsgRecord>& records) {
+  auto mark = agent.kmsg_mark();
+  if (!mark) return;
+  for (int i = 0; i < 100 && *mark >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < *mark); ++i)
+    (void)agent.ping();
+}
+
+// fail_nth: the step runs with /proc/<pid>/fail-nth = N, so the Nth fault site its process
+// reaches fails, whatever the fault type. One run with `nth`, or a sweep (syzkaller's fail-nth
+// loop): N = 1, 2, ... until a run ends before reaching its Nth site, i.e. every site the command
+// passes has been failed once. Each run's outcome and injected site go into the report; the
+// last run is the step's result.
+template <typename ExecOnce, typename SyncKmsg>
+Result<ExecResult> run_fail_nth(const FaultSpec& f, FaultResult& fr, ExecRequest& req, ExecOnce exec_once,
+                                SyncKmsg sync, const std::vector<KmsgRecord>& records, StepResult& sr) {
+  bool sweep = f.params.value("sweep", false);
+  unsigned first = static_cast<unsigned>(f.params.value("nth", 1));
+  unsigned last = sweep ? first + static_cast<unsigned>(f.params.value("sweep_max", 1000)) - 1 : first;
+  Result<ExecResult> res = make_error(ErrorKind::Infra, "fail_nth: no run");
+  for (unsigned n = first; n <= last; ++n) {
+    req.fail_nth = n;
+    std::size_t from = records.size();
+    res = exec_once();
+    if (!res) {
+      Error e = res.error();
+      e.message = fmt::format("with fail-nth {}: {}", n, e.message);
+      return e;
+    }
+    std::size_t to = sync();
+    bool injected = res->fail_nth_left && *res->fail_nth_left == 0;
+    NthRun run{n, injected, res->status, "", ""};
+    std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(from),
+                                   records.begin() + static_cast<std::ptrdiff_t>(to));
+    for (auto& inj : find_injections(during)) {
+      ++fr.logged;
+      auto sig = inj.stack_signature();
+      if (run.site.empty()) run.site = inj.fault + (sig.empty() ? "" : ": " + sig);
+      if (!sig.empty() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end()) fr.stacks.push_back(sig);
+    }
+    std::string err = sr.err.substr(0, sr.err.find('\n'));
+    run.stderr_line = err.substr(0, 200);
+    if (injected) ++fr.fired;
+    fr.nth_runs.push_back(std::move(run));
+    if (!injected) break;  // the command ended before its Nth site: the sweep has covered them all
+  }
+  if (sweep && fr.nth_runs.back().injected)
+    fr.notes.push_back(fmt::format("sweep stopped at sweep_max: nth {} still reached a fault site", last));
+  return res;
+}
+
 void finish_verdict(RunReport& r, const Scenario& sc) {
   for (auto& s : r.steps)
     for (auto& f : s.failures) r.failures.push_back("step " + s.name + ": " + f);
@@ -154,10 +205,27 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   // Fault types this agent does not implement yet are refused before any boot work.
   for (auto& f : sc.faults) {
     static const std::set<std::string> kImplemented = {"failslab", "fail_page_alloc", "fail_futex", "fail_usercopy",
-                                                       "fail_function", "fail_make_request", "fail_io_timeout"};
+                                                       "fail_function", "fail_make_request", "fail_io_timeout",
+                                                       "fail_nth"};
     if (!kImplemented.count(f.type))
       return fail_with(make_error(ErrorKind::Usage, "{}: fault type '{}' is not implemented by faultbox run yet",
                                   f.where.str(), f.type));
+  }
+
+  // fail-nth is one number per process: two such faults on one step cannot both hold.
+  for (auto& step : sc.steps) {
+    const FaultSpec* seen = nullptr;
+    for (auto& f : sc.faults) {
+      if (f.type != "fail_nth" || !armed_for(f, step.name)) continue;
+      if (seen)
+        return fail_with(make_error(ErrorKind::Usage, "{}: step '{}' already has fail_nth fault '{}' ({}); a process has one fail-nth",
+                                    f.where.str(), step.name, seen->name, seen->where.str()));
+      if (step.background)
+        return fail_with(make_error(ErrorKind::Usage, "{}: fail_nth fault '{}' on background step '{}' ({}): fail-nth runs "
+                                    "the step itself, in the foreground",
+                                    f.where.str(), f.name, step.name, step.where.str()));
+      seen = &f;
+    }
   }
 
   auto root = runtime_root();
@@ -214,30 +282,47 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   std::map<std::string, FaultResult> fault_results;
   for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};
 
-  for (auto& step : sc.steps) {
-    // arm
-    std::size_t first_record = records.size();
+  // A step in flight: its armed faults, its request and what it printed. Heap-allocated so the
+  // output sink of a background step keeps a stable address.
+  struct StepRun {
+    const StepSpec* step = nullptr;
+    std::size_t first_record = 0;
     std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
+    ExecRequest req;
+    StepResult sr;
+    bool out_cut = false, err_cut = false;
+    std::chrono::steady_clock::time_point started;
+    std::uint32_t channel = 0;
+  };
+  auto sink_for = [&](StepRun& sr) {
+    return [&sr, follow = opts.follow](proto::Stream s, std::string_view d) {
+      if (s == proto::Stream::Stderr) append_capped(sr.sr.err, d, kMaxStepOutputBytes, sr.err_cut);
+      else append_capped(sr.sr.out, d, kMaxStepOutputBytes, sr.out_cut);
+      if (follow) write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size());
+    };
+  };
+  // Arms the step's faults and builds its request; an error ends the run.
+  auto prepare = [&](const StepSpec& step) -> Result<std::unique_ptr<StepRun>> {
+    auto run = std::make_unique<StepRun>();
+    run->step = &step;
+    run->first_record = records.size();
+    run->sr.name = step.name;
     std::map<std::string, std::string> req_env;
     bool mark = false;
     for (auto& f : sc.faults) {
-      if (!armed_for(f, step.name)) continue;
+      if (!armed_for(f, step.name) || f.type == "fail_nth") continue;  // fail_nth rides on the exec
       auto a = agent.arm({{"type", f.type}, {"name", f.name}, {"params", f.params}});
       if (!a) {
-        for (auto& [spec, h] : armed) (void)agent.disarm(h.handle);
+        for (auto& [spec, h] : run->armed) (void)agent.disarm(h.handle);
         Error e = a.error();
         e.message = f.where.str() + ": " + e.message;
-        return fail_with(e);
+        return e;
       }
       mark |= a->needs_task_mark;
       add_fault_env(req_env, f.name, a->info);
-      armed.emplace_back(&f, *a);
+      run->armed.emplace_back(&f, *a);
     }
-    if (opts.follow) progress("step {}: running {}", step.name, step.argv.back());
-    // run
-    StepResult sr;
-    sr.name = step.name;
-    ExecRequest req;
+    ExecRequest& req = run->req;
     req.argv = step.argv;
     req.env = req_env;
     req.make_it_fail = mark && step.mark_task;
@@ -245,18 +330,20 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
     auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     req.timeout = step.timeout.count() > 0 ? std::min(step.timeout, left) : left;
-    if (req.timeout.count() <= 0) return fail_with(make_error(ErrorKind::Timeout, "the run exceeded [vm] timeout"));
-    auto ts = std::chrono::steady_clock::now();
-    bool out_cut = false, err_cut = false;
-    auto res = agent.exec(req, [&](proto::Stream s, std::string_view d) {
-      if (s == proto::Stream::Stderr) append_capped(sr.err, d, kMaxStepOutputBytes, err_cut);
-      else append_capped(sr.out, d, kMaxStepOutputBytes, out_cut);
-      if (opts.follow) write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size());
-    });
-    sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+    if (req.timeout.count() <= 0) return make_error(ErrorKind::Timeout, "the run exceeded [vm] timeout");
+    if (opts.follow) progress("step {}: running {}{}", step.name, step.argv.back(), step.background ? " (background)" : "");
+    run->started = std::chrono::steady_clock::now();
+    return run;
+  };
+  // Disarms the step's faults, credits what fired, and judges the step; a step that could not
+  // finish (crash, hang, VM gone) ends the run with the matching verdict.
+  auto settle = [&](StepRun& run, Result<ExecResult> res) -> std::optional<RunReport*> {
+    const StepSpec& step = *run.step;
+    StepResult& sr = run.sr;
+    sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
     // disarm and count, even when the step failed to run
     std::int64_t last_record = -1;
-    for (auto& [spec, h] : armed) {
+    for (auto& [spec, h] : run.armed) {
       auto c = agent.disarm(h.handle);
       if (!c) continue;
       fault_results[spec->name].fired += c->value("fired", 0);
@@ -266,9 +353,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     // faults armed for this step (fail_function's log says only "fail_function", not which).
     for (int i = 0; i < 100 && last_record >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < last_record); ++i)
       (void)agent.ping();
-    std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(first_record), records.end());
+    std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(run.first_record), records.end());
     for (auto& inj : find_injections(during)) {
-      for (auto& [spec, h] : armed) {
+      for (auto& [spec, h] : run.armed) {
         auto& fr = fault_results[spec->name];
         if (fr.type != inj.fault) continue;
         ++fr.logged;
@@ -308,10 +395,10 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
           bool expected = sc.expect.kernel == "crash";
           r.verdict = expected ? "pass" : "kernel-crash";
           r.exit_code = expected ? 0 : 3;
-          return done(r);
+          return &done(r);
         }
       }
-      return fail_with(e);
+      return &fail_with(e);
     }
     sr.status = res->status;
     sr.finished = true;
@@ -322,6 +409,47 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     for (auto& want : step.expect_stderr)
       if (sr.err.find(want) == std::string::npos) sr.failures.push_back("stderr lacks \"" + want + "\"");
     r.steps.push_back(std::move(sr));
+    return std::nullopt;
+  };
+
+  std::vector<std::unique_ptr<StepRun>> background;
+  for (auto& step : sc.steps) {
+    auto run = prepare(step);
+    if (!run) return fail_with(run.error());
+    StepRun& sr = **run;
+    if (step.background) {
+      // Runs alongside the steps that follow; waited for after the last of them.
+      auto ch = agent.start_exec(sr.req, sink_for(sr));
+      if (!ch) {
+        if (auto end = settle(sr, ch.error())) return **end;
+        continue;
+      }
+      sr.channel = *ch;
+      background.push_back(std::move(*run));
+      continue;
+    }
+    const FaultSpec* nth_fault = nullptr;
+    for (auto& f : sc.faults)
+      if (f.type == "fail_nth" && armed_for(f, step.name)) nth_fault = &f;
+    Result<ExecResult> res = make_error(ErrorKind::Infra, "step not run");
+    auto exec_once = [&]() {
+      sr.sr.out.clear();
+      sr.sr.err.clear();
+      sr.out_cut = sr.err_cut = false;
+      return agent.exec(sr.req, sink_for(sr));
+    };
+    if (!nth_fault) {
+      res = exec_once();
+    } else {
+      res = run_fail_nth(*nth_fault, fault_results[nth_fault->name], sr.req, exec_once, [&] {
+        sync_kmsg(agent, records);
+        return records.size();
+      }, records, sr.sr);
+    }
+    if (auto end = settle(sr, std::move(res))) return **end;
+  }
+  for (auto& run : background) {
+    if (auto end = settle(*run, agent.wait_exec(run->channel, run->req))) return **end;
   }
   for (auto& f : sc.faults) r.faults.push_back(fault_results[f.name]);
   if (kmsg_dropped)
@@ -346,8 +474,17 @@ json RunReport::to_json() const {
                           {"seconds", s.seconds}, {"stdout", s.out}, {"stderr", s.err}, {"failures", s.failures}});
   j["faults"] = json::array();
   for (auto& f : faults)
-    j["faults"].push_back({{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged},
-                           {"stacks", f.stacks}});
+  {
+    json fj = {{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged}, {"stacks", f.stacks}};
+    if (!f.notes.empty()) fj["notes"] = f.notes;
+    if (!f.nth_runs.empty()) {
+      fj["nth_runs"] = json::array();
+      for (auto& n : f.nth_runs)
+        fj["nth_runs"].push_back({{"nth", n.nth}, {"injected", n.injected}, {"exit_code", n.status.code},
+                                  {"signal", n.status.signal}, {"site", n.site}, {"stderr", n.stderr_line}});
+    }
+    j["faults"].push_back(fj);
+  }
   if (!hang_evidence.empty())
     j["hang"] = {{"evidence", hang_evidence}, {"blocked_tasks", blocked_tasks}};
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});

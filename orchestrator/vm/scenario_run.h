@@ -22,11 +22,22 @@ struct StepResult {
   std::vector<std::string> failures;  // unmet step expectations
 };
 
+// One run of a step under fail-nth.
+struct NthRun {
+  unsigned nth = 0;
+  bool injected = false;   // the Nth site was reached and failed
+  ExitStatus status;       // how the step ended
+  std::string site;        // "failslab: kmem_cache_alloc <- ..." from the kernel log
+  std::string stderr_line; // first line the step printed on stderr
+};
+
 struct FaultResult {
   std::string name, type;
   std::int64_t fired = 0;          // from the kernel's own counter
   std::int64_t logged = 0;         // FAULT_INJECTION records seen (rate-limited by the kernel)
   std::vector<std::string> stacks;  // distinct stack signatures from the log
+  std::vector<NthRun> nth_runs;     // fail_nth: one per run of the step
+  std::vector<std::string> notes;
 };
 
 struct RunReport {

@@ -170,3 +170,48 @@ TEST_CASE("run: with [vm] panic_on_warn a kernel WARNING is a kernel-crash verdi
   CHECK_THAT(r.out, Catch::Contains("WARNING in lkdtm_WARNING"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: the failslab target gets ENOMEM while a concurrently running sibling never fails (S3)") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/failslab-target-vs-concurrent-sibling.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  std::map<std::string, nlohmann::json> steps;
+  for (auto& s : j["steps"]) steps[s["name"]] = s;
+  CHECK_THAT(steps["target"]["stderr"].get<std::string>(), Catch::Contains("Cannot allocate memory"));
+  CHECK_THAT(steps["target"]["stdout"].get<std::string>(), Catch::Contains("sibling still running"));
+  CHECK(steps["sibling"]["exit_code"] == 0);
+  CHECK_THAT(steps["sibling"]["stdout"].get<std::string>(), Catch::Contains(", 0 failed"));
+  CHECK(j["faults"][0]["fired"].get<int>() >= 1);
+  CHECK_THAT(j["faults"][0]["stacks"].dump(), Catch::Contains("__x64_sys_mkdir"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a fail-nth sweep fails each fault site of a command once, until it completes") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/fail-nth-sweep-mkdir.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  auto& f = j["faults"][0];
+  auto& runs = f["nth_runs"];
+  REQUIRE(runs.size() >= 6);
+  // Consecutive N, every run but the last injected, the last one past every site.
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    CHECK(runs[i]["nth"] == i + 1);
+    CHECK(runs[i]["injected"] == (i + 1 < runs.size()));
+  }
+  CHECK(runs.back()["exit_code"] == 0);
+  CHECK(f["fired"] == runs.size() - 1);
+  // mkdir's own path copy is one of the sites, and failing it is visible to the command.
+  bool mkdir_site_failed = false;
+  for (auto& n : runs)
+    if (n["site"].get<std::string>().find("__x64_sys_mkdir") != std::string::npos && n["exit_code"] != 0)
+      mkdir_site_failed = true;
+  CHECK(mkdir_site_failed);
+  CHECK_THAT(r.out, Catch::Contains("not reached"));
+  require_no_leftovers(rt);
+}
