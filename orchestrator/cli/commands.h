@@ -15,5 +15,6 @@ Runner add_doctor(CLI::App& app);
 Runner add_triage(CLI::App& app);
 Runner add_check(CLI::App& app);
 Runner add_run(CLI::App& app);
+Runner add_list_faults(CLI::App& app);
 
 }  // namespace fb::cli

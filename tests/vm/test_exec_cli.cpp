@@ -1,6 +1,9 @@
 // `faultbox exec` as a user runs it: real kernel, real QEMU, the agent as PID 1.
 #include "tests/vm/vm_support.h"
 
+#include <nlohmann/json.hpp>
+
+#include <map>
 #include <regex>
 
 using namespace fb;
@@ -94,4 +97,25 @@ TEST_CASE("exec with --include brings a dynamic host tool with its libraries int
   // the kernel's device-mapper answers through the included binary and its libdevmapper
   CHECK_THAT(r.out, Catch::Contains("dust"));
   CHECK_THAT(r.out, Catch::Contains("flakey"));
+}
+
+TEST_CASE("list-faults prints the booted kernel's fault interfaces and injectable functions with their types") {
+  ScratchDir rt;
+  auto r = faultbox_in(rt, "list-faults", {});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("fault interfaces ("));
+  CHECK_THAT(r.out, Catch::Contains("\n  fail_usercopy\n"));
+  CHECK_THAT(r.out, Catch::Contains("\n  fail_nth\n"));
+  auto js = faultbox_in(rt, "list-faults", {"--json"});
+  REQUIRE(js.status.code == 0);
+  auto j = nlohmann::json::parse(js.out);
+  std::map<std::string, std::string> types;
+  for (auto& i : j["injectable"]) types[i["function"]] = i["type"];
+  CHECK(types["should_failslab"] == "ERRNO");
+  CHECK(types["should_fail_alloc_page"] == "TRUE");
+  CHECK(types["should_fail_bio"] == "ERRNO");
+  CHECK(types.size() > 100);
+  CHECK(types.count("vfs_read") == 0);
+  require_no_leftovers(rt);
 }
