@@ -2,6 +2,7 @@
 // the virtio-serial ports; on the host (tests) it connects to unix sockets instead:
 //   faultbox-agent --control unix:PATH --trace unix:PATH
 #include "guest-agent/agent.h"
+#include "guest-agent/probe.h"
 #include "guest-agent/guest_init.h"
 #include "protocol/protocol.h"
 
@@ -46,6 +47,9 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One static binary, two programs: the image links /usr/bin/faultbox-probe to /init.
+  std::string self = argv[0] ? argv[0] : "";
+  if (self.substr(self.rfind('/') + 1) == "faultbox-probe") return fb::agent::probe_main(argc, argv);
   std::string control_spec, trace_spec;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -122,6 +122,7 @@ Result<BootImage> build_image(const ImageBuildOptions& opts) {
   w.add_char_device("dev/null", 1, 3, 0666);
   w.add_file("init", *agent_bytes, 0755);
   w.add_file("bin/busybox", *busybox_bytes, 0755);
+  w.add_symlink("usr/bin/faultbox-probe", "/init");  // the agent's syscall probes (guest-agent/probe.h)
   auto list = run_capture({busybox.string(), "--list-full"});
   if (!list || list->status.code != 0) return make_error(ErrorKind::Infra, "{} --list-full failed", busybox.string());
   std::istringstream applets(list->output);

@@ -215,3 +215,21 @@ TEST_CASE("run: a fail-nth sweep fails each fault site of a command once, until 
   CHECK_THAT(r.out, Catch::Contains("not reached"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: a failed copy-back in ppoll fires at put_timespec64 and ppoll still succeeds (S5)") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/fail-usercopy-ppoll-lost-timeout.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  auto& f = j["faults"][0];
+  CHECK(f["fired"] == 2);  // one per fail-nth step, none from the probability-0 attribute itself
+  CHECK_THAT(f["stacks"].dump(), Catch::Contains("_copy_to_user <- put_timespec64 <- poll_select_finish <- __x64_sys_ppoll"));
+  CHECK_THAT(f["stacks"].dump(), Catch::Contains("get_timespec64 <- __x64_sys_ppoll"));
+  // Side by side: the step whose copy-back failed still saw ppoll return 0.
+  CHECK(j["steps"][0]["exit_code"] == 0);
+  CHECK_THAT(j["steps"][0]["stdout"].get<std::string>(), Catch::Contains("remaining time written back: NO"));
+  CHECK_THAT(j["steps"][1]["stdout"].get<std::string>(), Catch::Contains("errno EFAULT"));
+  require_no_leftovers(rt);
+}
