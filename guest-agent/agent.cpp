@@ -202,6 +202,8 @@ void Agent::handle_request(const json& req) {
     handle_kmsg(req);
   } else if (op == proto::op::kSysrq) {
     handle_sysrq(req);
+  } else if (op == proto::op::kRead) {
+    handle_read(req);
   } else if (op == proto::op::kShutdown) {
     reply_ok(req);
     for (auto& [h, f] : faults_) f->disarm();
@@ -409,6 +411,27 @@ void Agent::handle_sysrq(const json& req) {
     while (pump_kmsg() > 0) {
     }
   reply_ok(req, {{"kmsg_record", kmsg_last_record_}});
+}
+
+void Agent::handle_read(const json& req) {
+  json files = json::object();
+  for (auto& p : req.at("paths")) {
+    std::string path = p.get<std::string>();
+    Fd f(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!f) {
+      files[path] = {{"error", strerror(errno)}};
+      continue;
+    }
+    // proc and sysfs files report size 0: read until EOF, up to the cap.
+    std::string text;
+    char buf[16384];
+    ssize_t n;
+    while (text.size() < proto::kMaxReadBytes && (n = read(f.get(), buf, sizeof buf)) > 0)
+      text.append(buf, static_cast<std::size_t>(std::min<std::size_t>(static_cast<std::size_t>(n), proto::kMaxReadBytes - text.size())));
+    if (n < 0 && text.empty()) files[path] = {{"error", strerror(errno)}};
+    else files[path] = {{"text", text}, {"truncated", text.size() >= proto::kMaxReadBytes}};
+  }
+  reply_ok(req, {{"files", files}});
 }
 
 void Agent::handle_kmsg(const json& req) {

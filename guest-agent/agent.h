@@ -49,6 +49,7 @@ class Agent {
   void handle_disarm(const nlohmann::json& req);
   void handle_kmsg(const nlohmann::json& req);
   void handle_sysrq(const nlohmann::json& req);
+  void handle_read(const nlohmann::json& req);
   // Sends a heartbeat when one is due; returns the poll timeout until the next (-1: none).
   int beat();
   int pump_kmsg();  // records sent

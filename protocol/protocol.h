@@ -26,6 +26,8 @@ inline constexpr std::size_t kMaxFramePayload = 64 * 1024;
 inline constexpr int kMaxOutstandingExecs = 32;
 // argv/env of one exec together may not exceed this.
 inline constexpr std::size_t kMaxExecArgBytes = 256 * 1024;
+// What `read` returns of one file at most (the rest is cut, and says so).
+inline constexpr std::size_t kMaxReadBytes = 256 * 1024;
 
 // Printed on the console by the agent when the kernel command line has faultbox.probe=1:
 // the accelerator probe looks for it.
@@ -44,6 +46,8 @@ inline constexpr const char* kKmsg = "kmsg";
 // Writes each character of "keys" to /proc/sysrq-trigger (hang evidence: 'w' blocked tasks,
 // 't' every task's stack).
 inline constexpr const char* kSysrq = "sysrq";
+// Reads small guest files (proc, sysfs, cgroup): {"paths": [...]} -> {"files": {path: text}}.
+inline constexpr const char* kRead = "read";
 }  // namespace op
 
 // Trace channel of the kernel log (exec channels start at 1).

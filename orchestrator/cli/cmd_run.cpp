@@ -9,6 +9,7 @@
 #include "orchestrator/vm/vm.h"
 
 #include <cctype>
+#include <map>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -21,6 +22,39 @@ struct RunOptions {
   std::string scenario, json, junit, keep;
   bool follow = false;
 };
+
+// A file read before and after a step: the lines that changed, "before -> after" (pairing lines
+// by their key, the text before the first ':' or whitespace, as in meminfo and memory.stat).
+std::string format_snapshot(const FileSnapshot& snap) {
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      if (end > pos) out.push_back(text.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return out;
+  };
+  auto key = [](const std::string& l) { return l.substr(0, l.find_first_of(": \t")); };
+  auto before = lines(snap.before), after = lines(snap.after);
+  std::string out = fmt::format("    snapshot {}:", snap.path);
+  if (snap.after.empty() && !snap.before.empty()) return out + " (not read after the step)\n";
+  if (before.size() <= 1 && after.size() <= 1)
+    return out + fmt::format(" {} -> {}\n", before.empty() ? "" : before[0], after.empty() ? "" : after[0]);
+  std::map<std::string, std::string> was;
+  for (auto& l : before) was[key(l)] = l;
+  std::size_t changed = 0;
+  std::string body;
+  for (auto& l : after) {
+    auto it = was.find(key(l));
+    if (it != was.end() && it->second == l) continue;
+    ++changed;
+    body += fmt::format("        {}  ->  {}\n", it == was.end() ? "(new)" : it->second, l);
+  }
+  return out + (changed ? "\n" + body : " unchanged\n");
+}
 
 // The human report: what stdout shows and what the evidence dir keeps as report.txt.
 std::string format_report(const RunReport& r) {
@@ -41,6 +75,7 @@ std::string format_report(const RunReport& r) {
     std::string how = s.finished ? s.status.describe() : "did not finish";
     out += fmt::format("step {}: {}, {:.2f} s{}\n", s.name, how, s.seconds, s.failures.empty() ? "" : " FAILED");
     for (auto& f : s.failures) out += fmt::format("    {}\n", f);
+    for (auto& snap : s.snapshots) out += format_snapshot(snap);
     excerpt(s.out, "stdout");
     excerpt(s.err, "stderr");
   }

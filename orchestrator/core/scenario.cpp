@@ -76,6 +76,9 @@ std::vector<SectionSpec> build_schema() {
                 {"mark_task", ValueKind::Bool, false, 0, 0,
                  "mark the step for task-filtered faults from its first instruction (default true); false when "
                  "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test"},
+                {"snapshot", ValueKind::StringArray, false, 0, 0,
+                 "guest files read before and after the step (e.g. /proc/swaps, /proc/meminfo, a cgroup's "
+                 "memory.stat); the report shows what changed"},
                 {"background", ValueKind::Bool, false, 0, 0,
                  "start the step and go on with the next ones while it runs; it is waited for after the last "
                  "step, and its faults stay armed until then (default false)"}}});
@@ -444,6 +447,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("timeout")) s.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
     s.mark_task = v->value("mark_task", true);
     s.background = v->value("background", false);
+    if (v->contains("snapshot")) s.snapshot = (*v)["snapshot"].get<std::vector<std::string>>();
     if (!step_names.insert(s.name).second) return err(loc(file, *t->get("name")), fmt::format("step '{}' is declared twice", s.name));
     sc.steps.push_back(s);
   }

@@ -82,6 +82,7 @@ struct StepSpec {
   std::chrono::milliseconds timeout{0};  // 0: what is left of [vm] timeout
   bool mark_task = true;
   bool background = false;  // runs alongside the following steps, waited for after the last
+  std::vector<std::string> snapshot;  // guest files read before and after the step
   SourceLocation where;
 };
 

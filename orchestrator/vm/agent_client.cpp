@@ -273,7 +273,11 @@ Result<json> AgentClient::disarm(int handle) {
   if (!r) return r.error();
   if (!r->value("ok", false))
     return make_error(ErrorKind::Protocol, "disarm failed: {}", (*r)["error"].value("message", std::string("?")));
-  return (*r)["counters"];
+  // The kernel record the agent had sent when it replied: the host waits for it on the trace
+  // port before attributing the log to the step.
+  json c = (*r)["counters"];
+  c["kmsg_record"] = r->value("kmsg_record", std::int64_t{-1});
+  return c;
 }
 
 Result<std::int64_t> AgentClient::sysrq(const std::string& keys) {
@@ -283,6 +287,17 @@ Result<std::int64_t> AgentClient::sysrq(const std::string& keys) {
   if (!r->value("ok", false))
     return make_error(ErrorKind::Infra, "sysrq: {}", (*r)["error"].value("message", std::string("?")));
   return r->value("kmsg_record", std::int64_t{-1});
+}
+
+Result<std::map<std::string, std::string>> AgentClient::read_files(const std::vector<std::string>& paths) {
+  auto r = request({{"op", proto::op::kRead}, {"paths", paths}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(ErrorKind::Infra, "read: {}", (*r)["error"].value("message", std::string("?")));
+  std::map<std::string, std::string> out;
+  for (auto& [path, f] : (*r)["files"].items())
+    out[path] = f.contains("text") ? f["text"].get<std::string>() : "(error: " + f.value("error", std::string("?")) + ")";
+  return out;
 }
 
 Status AgentClient::follow_kmsg(std::function<void(std::string_view)> sink) {

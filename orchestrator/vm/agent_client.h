@@ -82,6 +82,8 @@ class AgentClient {
   // Asks the agent to press sysrq keys in the guest; returns the last kernel record number the
   // agent had sent when it replied.
   Result<std::int64_t> sysrq(const std::string& keys);
+  // Reads guest files; each path maps to its text, or "(error: ...)" when it could not be read.
+  Result<std::map<std::string, std::string>> read_files(const std::vector<std::string>& paths);
   // True once the agent missed its heartbeats for timeouts.heartbeat_loss: the guest is wedged
   // (or the agent is), so asking it anything is pointless.
   bool agent_silent() const { return agent_silent_; }

@@ -307,6 +307,11 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     run->step = &step;
     run->first_record = records.size();
     run->sr.name = step.name;
+    if (!step.snapshot.empty()) {
+      auto files = agent.read_files(step.snapshot);
+      if (!files) return files.error();
+      for (auto& p : step.snapshot) run->sr.snapshots.push_back({p, (*files)[p], ""});
+    }
     std::map<std::string, std::string> req_env;
     bool mark = false;
     for (auto& f : sc.faults) {
@@ -353,6 +358,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     // faults armed for this step (fail_function's log says only "fail_function", not which).
     for (int i = 0; i < 100 && last_record >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < last_record); ++i)
       (void)agent.ping();
+    if (res && !sr.snapshots.empty()) {
+      std::vector<std::string> paths;
+      for (auto& snap : sr.snapshots) paths.push_back(snap.path);
+      if (auto files = agent.read_files(paths))
+        for (auto& snap : sr.snapshots) snap.after = (*files)[snap.path];
+    }
     std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(run.first_record), records.end());
     for (auto& inj : find_injections(during)) {
       for (auto& [spec, h] : run.armed) {
@@ -464,13 +475,20 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   return done(r);
 }
 
+static json snapshots_json(const std::vector<FileSnapshot>& snaps) {
+  json a = json::array();
+  for (auto& s : snaps) a.push_back({{"path", s.path}, {"before", s.before}, {"after", s.after}});
+  return a;
+}
+
 json RunReport::to_json() const {
   json j = {{"scenario", scenario}, {"file", file},         {"verdict", verdict},   {"exit_code", exit_code},
             {"kernel", kernel_release}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
             {"error", error}};
   j["steps"] = json::array();
   for (auto& s : steps)
-    j["steps"].push_back({{"name", s.name}, {"finished", s.finished}, {"exit_code", s.status.code}, {"signal", s.status.signal},
+    j["steps"].push_back({{"name", s.name}, {"finished", s.finished}, {"exit_code", s.status.code},
+                          {"snapshots", snapshots_json(s.snapshots)}, {"signal", s.status.signal},
                           {"seconds", s.seconds}, {"stdout", s.out}, {"stderr", s.err}, {"failures", s.failures}});
   j["faults"] = json::array();
   for (auto& f : faults)

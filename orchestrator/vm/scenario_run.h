@@ -13,6 +13,10 @@
 
 namespace fb {
 
+struct FileSnapshot {
+  std::string path, before, after;
+};
+
 struct StepResult {
   std::string name;
   ExitStatus status;
@@ -20,6 +24,7 @@ struct StepResult {
   std::string out, err;
   double seconds = 0;
   std::vector<std::string> failures;  // unmet step expectations
+  std::vector<FileSnapshot> snapshots;
 };
 
 // One run of a step under fail-nth.

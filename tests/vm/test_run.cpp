@@ -121,7 +121,9 @@ TEST_CASE("run: a crash the scenario expects passes") {
 
 TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, and a clean host") {
   ScratchDir rt;
-  auto r = faultbox_exec(rt, {"--", "sh", "-c", "echo before; echo c > /proc/sysrq-trigger; echo after"});
+  // The pause lets the agent forward "before": bytes still in a guest pipe when the kernel
+  // dies are gone with it (on one busy CPU the panic can win the race by microseconds).
+  auto r = faultbox_exec(rt, {"--", "sh", "-c", "echo before; sleep 0.3; echo c > /proc/sysrq-trigger; echo after"});
   INFO(r.err);
   CHECK(r.status.code == 3);
   CHECK(r.out == "before\n");
