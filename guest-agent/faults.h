@@ -32,6 +32,10 @@ struct ArmError {
 // spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
 std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
 
+// The sysfs directory of "disk:NAME" or "disk:NAME/N" (the virtio disk whose serial is NAME),
+// or "" with err saying why not.
+std::string resolve_disk_target(const std::string& target, std::string& err);
+
 // Where the agent finds debugfs (tests on the host point it at a fake tree).
 void set_debugfs_root(const std::string& root);
 void set_sysfs_root(const std::string& root);
