@@ -43,6 +43,11 @@ void print_report(const RunReport& r) {
     printf("fault %s (%s): fired %lld time(s); %lld logged, %zu distinct stack(s)\n", f.name.c_str(), f.type.c_str(),
            static_cast<long long>(f.fired), static_cast<long long>(f.logged), f.stacks.size());
     for (auto& st : f.stacks) printf("    %s\n", st.c_str());
+    for (auto& [k, v] : f.details.items()) {
+      std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+      if (text.size() > 300) text = text.substr(0, 300) + " ...";
+      printf("    %s: %s\n", k.c_str(), text.c_str());
+    }
   }
   for (auto& w : r.warnings) printf("warning: %s\n", w.c_str());
   for (auto& f : r.failures)

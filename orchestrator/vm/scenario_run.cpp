@@ -8,6 +8,7 @@
 #include "orchestrator/vm/session.h"
 
 #include <fcntl.h>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -118,8 +119,10 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
 
   // Fault types this agent does not implement yet are refused before any boot work.
   for (auto& f : sc.faults) {
-    static const std::set<std::string> kImplemented = {"failslab", "fail_page_alloc", "fail_futex", "fail_usercopy",
-                                                       "fail_function", "fail_make_request", "fail_io_timeout"};
+    static const std::set<std::string> kImplemented = {"failslab",          "fail_page_alloc", "fail_futex",
+                                                       "fail_usercopy",     "fail_function",   "fail_make_request",
+                                                       "fail_io_timeout",   "dm_dust",         "dm_flakey",
+                                                       "scsi_debug",        "null_blk"};
     if (!kImplemented.count(f.type))
       return fail_with(make_error(ErrorKind::Usage, "{}: fault type '{}' is not implemented by faultbox run yet",
                                   f.where.str(), f.type));
@@ -140,6 +143,17 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   so.accel = sc.vm.accel;
   so.disks = *disks;
   so.extra_cmdline = sc.vm.cmdline;
+  // scsi_debug sizes its RAM disk only at init (dev_size_mb is read-only at run time).
+  std::optional<std::int64_t> scsi_debug_mb;
+  for (auto& f : sc.faults) {
+    if (f.type != "scsi_debug" || !f.params.contains("dev_size_mb")) continue;
+    std::int64_t mb = f.params["dev_size_mb"].get<std::int64_t>();
+    if (scsi_debug_mb && *scsi_debug_mb != mb)
+      return fail_with(make_error(ErrorKind::Usage, "{}: dev_size_mb {} differs from {} set by another scsi_debug fault "
+                                  "(it is a boot parameter: one size per run)", f.where.str(), mb, *scsi_debug_mb));
+    scsi_debug_mb = mb;
+  }
+  if (scsi_debug_mb) so.extra_cmdline += fmt::format(" scsi_debug.dev_size_mb={}", *scsi_debug_mb);
   auto session = Session::boot(so);
   if (!session) return fail_with(session.error());
   AgentClient& agent = (*session)->agent();
@@ -221,7 +235,15 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     for (auto& [spec, h] : armed) {
       auto c = agent.disarm(h.handle);
       if (!c) continue;
-      fault_results[spec->name].fired += c->value("fired", 0);
+      auto& fr = fault_results[spec->name];
+      fr.fired += c->value("fired", 0);
+      for (auto& [k, v] : c->items()) {
+        if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
+        if (v.is_number_integer() && fr.details.contains(k) && fr.details[k].is_number_integer())
+          fr.details[k] = fr.details[k].get<std::int64_t>() + v.get<std::int64_t>();
+        else
+          fr.details[k] = v;
+      }
       last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
     }
     // Wait for the kernel log up to the disarm, then credit the injections it holds to the
@@ -293,7 +315,7 @@ json RunReport::to_json() const {
   j["faults"] = json::array();
   for (auto& f : faults)
     j["faults"].push_back({{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged},
-                           {"stacks", f.stacks}});
+                           {"stacks", f.stacks}, {"details", f.details}});
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});
   j["kmsg"] = kmsg;
   return j;

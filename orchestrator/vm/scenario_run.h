@@ -26,6 +26,9 @@ struct FaultResult {
   std::int64_t fired = 0;          // from the kernel's own counter
   std::int64_t logged = 0;         // FAULT_INJECTION records seen (rate-limited by the kernel)
   std::vector<std::string> stacks;  // distinct stack signatures from the log
+  // What else the agent reported at disarm (e.g. a dm-dust bad-block list, the SCSI error kinds
+  // injected, the first failed I/O records); numbers add up over steps, the rest is the last step's.
+  nlohmann::json details = nlohmann::json::object();
 };
 
 struct RunReport {
