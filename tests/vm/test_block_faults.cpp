@@ -1,0 +1,149 @@
+// Block-device faults (dm-dust, dm-flakey, scsi_debug, null_blk) end to end: each example runs
+// under `faultbox run`, and the report must show the kernel-visible behaviour and exact counts.
+#include "common/files.h"
+#include "tests/vm/vm_support.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace fb;
+using namespace fb::test;
+
+namespace {
+
+std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
+
+struct Report {
+  Run run;
+  nlohmann::json json;
+};
+
+Report run_example(const ScratchDir& rt, const std::string& rel) {
+  auto json_path = (rt.path() / "report.json").string();
+  Report r{faultbox_in(rt, "run", {source(rel), "--json", json_path}), {}};
+  auto text = read_file(json_path);
+  if (text.ok()) r.json = nlohmann::json::parse(*text);
+  return r;
+}
+
+const nlohmann::json& step(const nlohmann::json& j, const std::string& name) {
+  for (auto& s : j["steps"])
+    if (s["name"] == name) return s;
+  FAIL("no step " << name);
+  static nlohmann::json none;
+  return none;
+}
+
+const nlohmann::json& fault(const nlohmann::json& j, const std::string& name) {
+  for (auto& f : j["faults"])
+    if (f["name"] == name) return f;
+  FAIL("no fault " << name);
+  static nlohmann::json none;
+  return none;
+}
+
+}  // namespace
+
+TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps a bad block (S1)") {
+  ScratchDir rt;
+  auto r = run_example(rt, "examples/dm-dust-bad-blocks.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  auto& s = step(r.json, "bad-blocks");
+  CHECK_THAT(s["stdout"].get<std::string>(), Catch::Contains("block 999 read ok"));
+  CHECK_THAT(s["stdout"].get<std::string>(), Catch::Contains("block 1000 read exit 1"));
+  CHECK_THAT(s["stdout"].get<std::string>(), Catch::Contains("block 1002 reads back after the write"));
+  CHECK_THAT(s["stderr"].get<std::string>(), Catch::Contains("Input/output error"));
+  auto& f = fault(r.json, "dust");
+  // Two failed reads (blocks 1000 and 1002), nothing else: the count is exact.
+  CHECK(f["fired"] == 2);
+  CHECK(f["details"]["bad_blocks"] == nlohmann::json::array({1000, 1002}));
+  // The write to block 1002 took it off the list; block 1000 stays bad.
+  CHECK(f["details"]["bad_blocks_left"] == nlohmann::json::array({1000}));
+  CHECK_THAT(r.run.out, Catch::Contains("bad_blocks_left: [1000]"));
+  CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("write persisted"));
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("block 1002 removed from badblocklist by write"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the disk") {
+  ScratchDir rt;
+  auto r = run_example(rt, "examples/dm-flakey-drop-writes.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  CHECK_THAT(step(r.json, "dropped")["stdout"].get<std::string>(), Catch::Contains("write returned success"));
+  CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("the write never reached the disk"));
+  auto& f = fault(r.json, "flakey");
+  // One 512-byte O_DIRECT write: one bio dropped.
+  CHECK(f["fired"] == 1);
+  CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::Contains("flakey /dev/vd"));
+  CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::EndsWith(" 0 0 1 1 drop_writes"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: null_blk bad sectors fail reads and writes, neighbours work, the device goes away") {
+  ScratchDir rt;
+  auto r = run_example(rt, "examples/null-blk-bad-blocks.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  auto out = step(r.json, "io")["stdout"].get<std::string>();
+  CHECK_THAT(out, Catch::Contains("sector 99 read ok"));
+  CHECK_THAT(out, Catch::Contains("sector 100 read exit 1"));
+  CHECK_THAT(out, Catch::Contains("sector 102 write exit 1"));
+  CHECK_THAT(out, Catch::Contains("sector 103 write ok"));
+  auto& f = fault(r.json, "nullb");
+  CHECK(f["fired"] == 2);  // one failed read, one failed write
+  CHECK_THAT(f["details"]["bad_blocks"].get<std::string>(), Catch::Contains("100 3"));
+  CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("device and configfs entry removed"));
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("I/O error, dev fb_nullb, sector 100"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it, the report names it (S8)") {
+  ScratchDir rt;
+  auto r = run_example(rt, "examples/scsi-debug-errors.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  CHECK_THAT(step(r.json, "medium-error")["stdout"].get<std::string>(), Catch::Contains("LBA 4660 read exit 1"));
+  CHECK_THAT(step(r.json, "transport-error")["stdout"].get<std::string>(), Catch::Contains("LBA 100 read exit 1"));
+  CHECK_THAT(step(r.json, "recovered-error")["stdout"].get<std::string>(), Catch::Contains("read ok"));
+  for (const char* kind : {"medium_error", "transport_error", "recovered_error"}) {
+    INFO(kind);
+    auto& f = fault(r.json, kind);
+    CHECK(f["fired"].get<int>() >= 1);
+    CHECK(f["details"]["injecting"].contains(kind));
+    CHECK_THAT(r.run.out, Catch::Contains(std::string("injecting: {\"") + kind));
+  }
+  // The medium error is not retried: one failed command, one failed request.
+  CHECK(fault(r.json, "medium_error")["details"]["io_errors"] == 1);
+  // Aborted Command is retried by the SCSI layer before the block layer gives up: the first
+  // try and 5 retries (SD_MAX_RETRIES) injected, one failed request.
+  CHECK(fault(r.json, "transport_error")["fired"] == 6);
+  CHECK(fault(r.json, "transport_error")["details"]["io_errors"] == 1);
+  // A recovered error is not an I/O error.
+  CHECK(fault(r.json, "recovered_error")["details"]["io_errors"] == 0);
+  CHECK_THAT(step(r.json, "medium-error")["stderr"].get<std::string>(), Catch::Contains("No data available"));
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("critical medium error, dev sda, sector 4660"));
+  // Injection starts after sd's probe: the kernel's own partition scan is never hit.
+  CHECK(r.json["kmsg"].get<std::string>().find("unable to read partition table") == std::string::npos);
+  // Every host was removed again.
+  CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::EndsWith("0\n"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: a fault on a partition that does not exist is refused with exit 2 and one line") {
+  ScratchDir rt;
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/dm-dust-bad-target.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.out, Catch::Contains("verdict: usage-error"));
+  // One line: where, which fault, why.
+  CHECK_THAT(r.out, Catch::Contains("dm-dust-bad-target.toml:8:1: cannot arm fault 'dm_dust': disk 'data' (vd"));
+  CHECK_THAT(r.out, Catch::Contains(") has no partition 1\n"));
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);  // the error and the verdict
+  CHECK(r.out.find("step never-runs") == std::string::npos);
+  require_no_leftovers(rt);
+}
