@@ -551,6 +551,18 @@ class NullBlkFault : public BlockFault {
       error = {proto::errc::kNotAvailable, "no " + root + " (kernel without CONFIG_BLK_DEV_NULL_BLK or configfs)"};
       return false;
     }
+    // Timeout and requeue injection are fault attributes null_blk reads from its module
+    // parameters when a device is added (null_setup_fault); faultbox run sets them at boot.
+    for (auto [key, param] : {std::pair{"timeout_every", "timeout"}, std::pair{"requeue_every", "requeue"}}) {
+      if (!p.contains(key)) continue;
+      std::string want = std::to_string(p.value(key, 0)) + ",100,0,-1";
+      std::string have = read_file_text(std::string("/sys/module/null_blk/parameters/") + param);
+      if (have != want) {
+        error = {proto::errc::kNotAvailable, std::string(key) + " needs the kernel parameter null_blk." + param + "=" +
+                                                 want + " (faultbox run adds it; this boot has '" + have + "')"};
+        return false;
+      }
+    }
     dir_ = root + "/" + name;
     if (mkdir(dir_.c_str(), 0755) != 0) {
       error = {proto::errc::kArmFailed, "mkdir " + dir_ + ": " + strerror(errno)};
@@ -586,31 +598,45 @@ class NullBlkFault : public BlockFault {
     }
     // null_blk fails a request that touches a bad sector with BLK_STS_IOERR: block_rq_error.
     unsigned long dev = sysfs_kernel_dev("/sys/block/" + disk);
-    if (!counter_.start(name, "block/block_rq_error", "dev == " + std::to_string(dev), "", err)) {
+    std::string on_dev = "dev == " + std::to_string(dev);
+    if (!counter_.start(name, "block/block_rq_error", on_dev, "", err) ||
+        (p.contains("timeout_every") &&
+         !timeouts_.start(name + "_tmo", "block/block_rq_error", on_dev + " && error == -110", "", err)) ||
+        (p.contains("requeue_every") && !requeues_.start(name + "_rq", "block/block_rq_requeue", on_dev, "", err))) {
       error = {proto::errc::kNotAvailable, err};
       disarm();
       return false;
     }
+    counting_timeouts_ = p.contains("timeout_every");
+    counting_requeues_ = p.contains("requeue_every");
     return true;
   }
 
   void disarm() override {
     if (dir_.empty()) return;
     counter_.stop();
-    counters_["fired"] = counter_.count();
+    timeouts_.stop();
+    requeues_.stop();
+    // Failed requests (bad sectors and, with ETIMEDOUT, timeouts) plus requeues.
+    counters_["fired"] = counter_.count() + requeues_.count();
     counters_["failed_requests"] = counter_.records();
+    if (counting_timeouts_) counters_["timed_out"] = timeouts_.count();
+    if (counting_requeues_) counters_["requeued"] = requeues_.count();
     std::string err;
     if (powered_ && !write_file(dir_ + "/power", "0", err)) counters_["teardown_error"] = err;
     powered_ = false;
     if (rmdir(dir_.c_str()) != 0) counters_["teardown_error"] = "rmdir " + dir_ + ": " + strerror(errno);
     dir_.clear();
     counter_.remove();
+    timeouts_.remove();
+    requeues_.remove();
   }
 
  private:
   std::string dir_;
   bool powered_ = false;
-  TraceCounter counter_;
+  bool counting_timeouts_ = false, counting_requeues_ = false;
+  TraceCounter counter_, timeouts_, requeues_;
 };
 
 }  // namespace

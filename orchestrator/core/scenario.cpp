@@ -145,7 +145,13 @@ std::vector<SectionSpec> build_schema() {
   s.push_back({"fault.null_blk",
                with_common({{"size_mb", ValueKind::Int, false, 1, 65536, "device size in MiB, memory-backed (default 16)"},
                             {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax,
-                             "512-byte sectors whose reads and writes fail with EIO"}},
+                             "512-byte sectors whose reads and writes fail with EIO"},
+                            {"timeout_every", ValueKind::Int, false, 1, kNoMax,
+                             "every Nth request is never completed: it times out (5 s) with ETIMEDOUT; a boot "
+                             "parameter (null_blk.timeout), so one value per run"},
+                            {"requeue_every", ValueKind::Int, false, 1, kNoMax,
+                             "every Nth request is requeued (retried later); a boot parameter (null_blk.requeue), "
+                             "so one value per run"}},
                            false)});
   s.push_back({"fault.bpf_override",
                with_common({{"function", ValueKind::String, true, 0, 0, "an ALLOW_ERROR_INJECTION function"},

@@ -8,7 +8,6 @@
 #include "orchestrator/vm/session.h"
 
 #include <fcntl.h>
-#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -71,6 +70,39 @@ void add_fault_env(std::map<std::string, std::string>& env, const std::string& f
     if (v.is_string()) env["FAULTBOX_FAULT_" + upper(fault) + "_" + upper(k)] = v.get<std::string>();
     else if (v.is_number()) env["FAULTBOX_FAULT_" + upper(fault) + "_" + upper(k)] = v.dump();
   }
+}
+
+// Fault knobs the kernel reads only when a driver initialises become kernel parameters:
+// scsi_debug's dev_size_mb, null_blk's timeout and requeue fault attributes (6.1 has no
+// per-device or run-time knob for them). One value per run; they do nothing until a fault
+// creates a device.
+Result<std::string> init_time_cmdline(const Scenario& sc) {
+  struct Param {
+    const char* type;
+    const char* key;
+    const char* kernel_param;
+    std::string (*value)(std::int64_t);
+  };
+  // "<interval>,<probability>,<space>,<times>": every Nth request, no limit.
+  auto every_nth = [](std::int64_t n) { return fmt::format("{},100,0,-1", n); };
+  auto plain = [](std::int64_t n) { return std::to_string(n); };
+  const Param params[] = {{"scsi_debug", "dev_size_mb", "scsi_debug.dev_size_mb", plain},
+                          {"null_blk", "timeout_every", "null_blk.timeout", every_nth},
+                          {"null_blk", "requeue_every", "null_blk.requeue", every_nth}};
+  std::string out;
+  for (auto& p : params) {
+    const FaultSpec* first = nullptr;
+    for (auto& f : sc.faults) {
+      if (f.type != p.type || !f.params.contains(p.key)) continue;
+      if (first && first->params[p.key] != f.params[p.key])
+        return make_error(ErrorKind::Usage, "{}: {} {} differs from {} at {} (it becomes the kernel parameter {}: one value per run)",
+                          f.where.str(), p.key, f.params[p.key].dump(), first->params[p.key].dump(), first->where.str(),
+                          p.kernel_param);
+      if (!first) out += fmt::format(" {}={}", p.kernel_param, p.value(f.params[p.key].get<std::int64_t>()));
+      first = &f;
+    }
+  }
+  return out;
 }
 
 bool armed_for(const FaultSpec& f, const std::string& step) {
@@ -143,17 +175,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   so.accel = sc.vm.accel;
   so.disks = *disks;
   so.extra_cmdline = sc.vm.cmdline;
-  // scsi_debug sizes its RAM disk only at init (dev_size_mb is read-only at run time).
-  std::optional<std::int64_t> scsi_debug_mb;
-  for (auto& f : sc.faults) {
-    if (f.type != "scsi_debug" || !f.params.contains("dev_size_mb")) continue;
-    std::int64_t mb = f.params["dev_size_mb"].get<std::int64_t>();
-    if (scsi_debug_mb && *scsi_debug_mb != mb)
-      return fail_with(make_error(ErrorKind::Usage, "{}: dev_size_mb {} differs from {} set by another scsi_debug fault "
-                                  "(it is a boot parameter: one size per run)", f.where.str(), mb, *scsi_debug_mb));
-    scsi_debug_mb = mb;
-  }
-  if (scsi_debug_mb) so.extra_cmdline += fmt::format(" scsi_debug.dev_size_mb={}", *scsi_debug_mb);
+  auto init_params = init_time_cmdline(sc);
+  if (!init_params) return fail_with(init_params.error());
+  so.extra_cmdline += *init_params;
   auto session = Session::boot(so);
   if (!session) return fail_with(session.error());
   AgentClient& agent = (*session)->agent();

@@ -101,6 +101,32 @@ TEST_CASE("block: null_blk bad sectors fail reads and writes, neighbours work, t
   require_no_leftovers(rt);
 }
 
+TEST_CASE("block: null_blk timeout_every times requests out with ETIMEDOUT, through the boot parameter") {
+  ScratchDir rt;
+  auto r = run_example(rt, "examples/null-blk-timeouts.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  CHECK_THAT(step(r.json, "timeouts")["stderr"].get<std::string>(), Catch::Contains("Connection timed out"));
+  auto& f = fault(r.json, "slow");
+  // Two reads, every 2nd request of the device (its partition scan was the 1st): one timeout.
+  CHECK(f["fired"] == 1);
+  CHECK(f["details"]["timed_out"] == 1);
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("null_blk.timeout=2,100,0,-1"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: two values for one boot-time knob are refused before booting") {
+  ScratchDir rt;
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/null-blk-conflicting-boot-params.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.out, Catch::Contains("null-blk-conflicting-boot-params.toml:10:1: timeout_every 3 differs from 2"));
+  CHECK_THAT(r.out, Catch::Contains("null_blk.timeout"));
+  CHECK(r.err.find("vm: up") == std::string::npos);
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it, the report names it (S8)") {
   ScratchDir rt;
   auto r = run_example(rt, "examples/scsi-debug-errors.toml");
@@ -127,6 +153,9 @@ TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it,
   CHECK(fault(r.json, "recovered_error")["details"]["io_errors"] == 0);
   CHECK_THAT(step(r.json, "medium-error")["stderr"].get<std::string>(), Catch::Contains("No data available"));
   CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("critical medium error, dev sda, sector 4660"));
+  // dev_size_mb = 16 went to the kernel command line: 16 MiB of 512-byte blocks.
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("scsi_debug.dev_size_mb=16"));
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("[sda] 32768 512-byte logical blocks"));
   // Injection starts after sd's probe: the kernel's own partition scan is never hit.
   CHECK(r.json["kmsg"].get<std::string>().find("unable to read partition table") == std::string::npos);
   // Every host was removed again.
