@@ -66,7 +66,7 @@ TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps 
   require_no_leftovers(rt);
 }
 
-TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the disk") {
+TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the disk; error_writes fails them (S9)") {
   ScratchDir rt;
   auto r = run_example(rt, "examples/dm-flakey-drop-writes.toml");
   INFO(r.run.out << r.run.err);
@@ -79,6 +79,15 @@ TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the
   CHECK(f["fired"] == 1);
   CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::Contains("flakey /dev/vd"));
   CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::EndsWith(" 0 0 1 1 drop_writes"));
+  // error_writes: a buffered write fails at fsync, a direct write at once; reads still work.
+  auto out = step(r.json, "error-writes")["stdout"].get<std::string>();
+  CHECK_THAT(out, Catch::Contains("buffered+fsync exit 1"));
+  CHECK_THAT(out, Catch::Contains("direct exit 1"));
+  CHECK_THAT(out, Catch::Contains("reads still work"));
+  CHECK_THAT(step(r.json, "error-writes")["stderr"].get<std::string>(), Catch::Contains("fsync failed"));
+  // At least the write-back bio(s) and the direct bio; reads are never counted.
+  CHECK(fault(r.json, "failing")["fired"].get<int>() >= 2);
+  CHECK(fault(r.json, "failing")["details"]["dropped_or_failed_bios"] == fault(r.json, "failing")["fired"]);
   require_no_leftovers(rt);
 }
 
