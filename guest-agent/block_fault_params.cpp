@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <sstream>
+#include <string_view>
 
 namespace fb::agent {
 
@@ -135,6 +136,48 @@ std::int64_t ring_buffer_recorded(const std::string& stats) {
   }
   if (entries < 0 && overrun < 0) return -1;
   return std::max<std::int64_t>(entries, 0) + std::max<std::int64_t>(overrun, 0);
+}
+
+namespace {
+
+// Frames of the tracing and probing machinery that records the stack, not of the I/O path.
+bool tracing_frame(const std::string& fn) {
+  for (const char* part : {"trace", "kretprobe", "kprobe", "ftrace", "perf_", "rethook"})
+    if (fn.find(part) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> trace_stack_signatures(const std::string& trace, std::size_t max) {
+  std::vector<std::string> out;
+  std::istringstream in(trace);
+  std::string line;
+  std::vector<std::string> frames;
+  bool in_stack = false;
+  auto flush = [&] {
+    if (!frames.empty()) {
+      std::string sig;
+      for (std::size_t i = 0; i < frames.size() && i < 6; ++i) sig += (i ? " <- " : "") + frames[i];
+      if (std::find(out.begin(), out.end(), sig) == out.end() && out.size() < max) out.push_back(sig);
+    }
+    frames.clear();
+  };
+  while (std::getline(in, line)) {
+    auto start = line.find_first_not_of(' ');
+    std::string_view t = start == std::string::npos ? std::string_view() : std::string_view(line).substr(start);
+    if (t.rfind("=> ", 0) == 0) {
+      if (!in_stack) continue;
+      std::string fn(t.substr(3));
+      fn = fn.substr(0, fn.find_first_of(" +"));
+      if (!fn.empty() && !tracing_frame(fn)) frames.push_back(fn);
+      continue;
+    }
+    flush();
+    in_stack = t.find("<stack trace>") != std::string_view::npos;
+  }
+  flush();
+  return out;
 }
 
 std::string kernel_object_name(const std::string& fault_name) {

@@ -38,6 +38,11 @@ std::vector<std::string> null_blk_badblock_ranges(std::vector<std::uint64_t> sec
 // ("entries") plus what newer events overwrote ("overrun"). -1 when the file has neither.
 std::int64_t ring_buffer_recorded(const std::string& stats);
 
+// Distinct call paths from a tracefs trace recorded with options/stacktrace: each
+// "<stack trace>" record's " => func" lines, tracing machinery dropped, as "f1 <- f2 <- ..."
+// (innermost first, at most 6 frames), at most `max` of them, in order of first appearance.
+std::vector<std::string> trace_stack_signatures(const std::string& trace, std::size_t max);
+
 // "fb_" + the fault's name with everything but [A-Za-z0-9_] replaced: usable as a dm device
 // name, a tracefs instance and a kprobe event name.
 std::string kernel_object_name(const std::string& fault_name);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string_view>
@@ -109,38 +110,25 @@ class TraceCounter {
       if (!write_file(g_tracefs + "/kprobe_events", kprobe + "\n", err, O_WRONLY | O_APPEND)) return false;
       kprobe_ = event;
     }
-    dir_ = g_tracefs + "/instances/" + instance;
-    if (exists(dir_)) rmdir(dir_.c_str());  // left by an agent that died: its events are stale
-    if (mkdir(dir_.c_str(), 0755) != 0) {
-      err = "mkdir " + dir_ + ": " + strerror(errno);
-      dir_.clear();
-      remove();
-      return false;
-    }
-    std::string ev = dir_ + "/events/" + event;
-    if (!exists(ev)) {
-      err = "this kernel has no trace event " + event;
-      remove();
-      return false;
-    }
-    if (!filter.empty() && !write_file(ev + "/filter", filter, err)) {
-      remove();
-      return false;
-    }
-    if (!write_file(ev + "/enable", "1", err)) {
-      remove();
-      return false;
-    }
     event_ = event;
+    if (!make_instance(instance, filter, false, dir_, err)) {
+      remove();
+      return false;
+    }
+    // Where the kernel was when it failed the I/O: a second instance records a stack after each
+    // event, keeping the first ones (its own count is not exact: stacks are entries too).
+    std::string ignored;
+    make_instance(instance + "_stk", filter, true, stack_dir_, ignored);
     return true;
   }
 
-  // Freezes the buffer and reads the count and the first `keep` records; idempotent.
+  // Freezes the buffers and reads the count, the first `keep` records and their stacks; idempotent.
   void stop(std::size_t keep = 8) {
     if (dir_.empty() || stopped_) return;
     stopped_ = true;
     std::string err;
     write_file(dir_ + "/tracing_on", "0", err);
+    if (!stack_dir_.empty()) write_file(stack_dir_ + "/tracing_on", "0", err);
     count_ = 0;
     for (auto& cpu : list_dir(dir_ + "/per_cpu")) {
       std::int64_t n = ring_buffer_recorded(read_file_text(dir_ + "/per_cpu/" + cpu + "/stats"));
@@ -153,14 +141,16 @@ class TraceCounter {
       auto start = line.find_first_not_of(' ');
       records_.push_back(line.substr(start == std::string::npos ? 0 : start));
     }
+    if (!stack_dir_.empty()) stacks_ = trace_stack_signatures(read_file_text(stack_dir_ + "/trace"), 4);
   }
 
   void remove() {
     std::string err;
-    if (!dir_.empty()) {
-      if (!event_.empty()) write_file(dir_ + "/events/" + event_ + "/enable", "0", err);
-      rmdir(dir_.c_str());
-      dir_.clear();
+    for (std::string* dir : {&dir_, &stack_dir_}) {
+      if (dir->empty()) continue;
+      write_file(*dir + "/events/" + event_ + "/enable", "0", err);
+      rmdir(dir->c_str());
+      dir->clear();
     }
     if (!kprobe_.empty()) {
       write_file(g_tracefs + "/kprobe_events", "-:" + kprobe_ + "\n", err, O_WRONLY | O_APPEND);
@@ -168,15 +158,49 @@ class TraceCounter {
     }
   }
 
+  const std::vector<std::string>& stacks() const { return stacks_; }
   std::int64_t count() const { return count_; }
   const std::vector<std::string>& records() const { return records_; }
 
  private:
-  std::string dir_, event_, kprobe_;
+  // Instance `name` recording event_ through `filter`; with stacks, a kernel stack after each
+  // record and, once its small buffer is full, new records dropped rather than old ones.
+  bool make_instance(const std::string& name, const std::string& filter, bool stacks, std::string& dir,
+                     std::string& err) {
+    std::string path = g_tracefs + "/instances/" + name;
+    if (exists(path)) rmdir(path.c_str());  // left by an agent that died: its events are stale
+    if (mkdir(path.c_str(), 0755) != 0) {
+      err = "mkdir " + path + ": " + strerror(errno);
+      return false;
+    }
+    dir = path;
+    std::string ev = path + "/events/" + event_;
+    if (!exists(ev)) {
+      err = "this kernel has no trace event " + event_;
+      return false;
+    }
+    if (stacks && (!write_file(path + "/buffer_size_kb", "64", err) || !write_file(path + "/options/overwrite", "0", err) ||
+                   !write_file(path + "/options/stacktrace", "1", err)))
+      return false;
+    if (!filter.empty() && !write_file(ev + "/filter", filter, err)) return false;
+    return write_file(ev + "/enable", "1", err);
+  }
+
+  std::string dir_, stack_dir_, event_, kprobe_;
+  std::vector<std::string> stacks_;
   bool stopped_ = false;
   std::int64_t count_ = 0;
   std::vector<std::string> records_;
 };
+
+// The distinct stacks the counters recorded, for the report's "stacks".
+json stacks_of(std::initializer_list<const TraceCounter*> counters) {
+  std::vector<std::string> all;
+  for (auto* c : counters)
+    for (auto& s : c->stacks())
+      if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
+  return all;
+}
 
 // Common to the four: the device the fault created, the counters computed at disarm.
 class BlockFault : public Fault {
@@ -318,6 +342,7 @@ class DmDustFault : public DmFault {
     if (dm_.message(name_, "listbadblocks", reply, err)) counters_["bad_blocks_left"] = parse_dust_block_list(reply);
     counters_["fired"] = counter_.count();
     counters_["failed_bios"] = counter_.records();
+    counters_["stacks"] = stacks_of({&counter_});
     remove_device();
     counter_.remove();
   }
@@ -381,6 +406,7 @@ class DmFlakeyFault : public DmFault {
       fired += corrupt_.count();
     }
     counters_["fired"] = fired;
+    counters_["stacks"] = stacks_of({&map_, &corrupt_});
     remove_device();
     map_.remove();
     corrupt_.remove();
@@ -525,6 +551,7 @@ class ScsiDebugFault : public BlockFault {
     counters_["fired"] = errors_.count() + timeouts_.count();
     counters_["failed_commands"] = errors_.records();
     counters_["failed_requests"] = io_errors_.records();
+    counters_["stacks"] = stacks_of({&errors_, &timeouts_});
     // The driver's defaults (OPT_MEDIUM_ERR_ADDR, OPT_MEDIUM_ERR_NUM), for the next fault.
     write_file(std::string(kScsiDebugParams) + "/medium_error_start", "4660", err);
     write_file(std::string(kScsiDebugParams) + "/medium_error_count", "10", err);
@@ -620,6 +647,7 @@ class NullBlkFault : public BlockFault {
     // Failed requests (bad sectors and, with ETIMEDOUT, timeouts) plus requeues.
     counters_["fired"] = counter_.count() + requeues_.count();
     counters_["failed_requests"] = counter_.records();
+    counters_["stacks"] = stacks_of({&counter_, &requeues_});
     if (counting_timeouts_) counters_["timed_out"] = timeouts_.count();
     if (counting_requeues_) counters_["requeued"] = requeues_.count();
     std::string err;

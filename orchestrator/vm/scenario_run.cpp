@@ -263,6 +263,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       fr.fired += c->value("fired", 0);
       for (auto& [k, v] : c->items()) {
         if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
+        if (k == "stacks" && v.is_array()) {  // recorded by the agent (tracefs), not logged by the kernel
+          for (auto& sig : v)
+            if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+              fr.stacks.push_back(sig);
+          continue;
+        }
         if (v.is_number_integer() && fr.details.contains(k) && fr.details[k].is_number_integer())
           fr.details[k] = fr.details[k].get<std::int64_t>() + v.get<std::int64_t>();
         else

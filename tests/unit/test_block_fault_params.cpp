@@ -78,3 +78,44 @@ TEST_CASE("kernel object names are prefixed and safe") {
   CHECK(kernel_object_name("my fault/1") == "fb_my_fault_1");
   CHECK(kernel_object_name(std::string(100, 'a')).size() == 60);
 }
+
+TEST_CASE("tracefs stack traces become distinct signatures without the tracing machinery") {
+  // The layout of a tracefs instance's trace with options/stacktrace (6.1).
+  const char* trace =
+      "# tracer: nop\n"
+      "#\n"
+      "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
+      "              dd-34      [000] .....     2.226362: block_bio_complete: 252,0 RS 1000 + 1 [-5]\n"
+      "              dd-34      [000] .....     2.226380: <stack trace>\n"
+      " => trace_event_raw_event_block_bio_complete\n"
+      " => bio_endio\n"
+      " => dm_submit_bio\n"
+      " => __submit_bio\n"
+      " => submit_bio_noacct_nocheck\n"
+      " => submit_bio_wait\n"
+      " => __blkdev_direct_IO_simple\n"
+      " => blkdev_read_iter\n"
+      "              dd-35      [000] .....     2.284976: block_bio_complete: 252,0 RS 1002 + 1 [-5]\n"
+      "              dd-35      [000] .....     2.284990: <stack trace>\n"
+      " => trace_event_raw_event_block_bio_complete\n"
+      " => bio_endio\n"
+      " => dm_submit_bio\n"
+      " => __submit_bio\n"
+      " => submit_bio_noacct_nocheck\n"
+      " => submit_bio_wait\n"
+      " => __blkdev_direct_IO_simple\n"
+      " => blkdev_read_iter\n"
+      "     kworker/0:1-20      [000] d.h..     3.000000: <stack trace>\n"
+      " => __kretprobe_trampoline_handler\n"
+      " => kretprobe_rethook_handler\n"
+      " => flakey_map\n"
+      " => __map_bio\n";
+  auto sigs = trace_stack_signatures(trace, 4);
+  REQUIRE(sigs.size() == 2);
+  CHECK(sigs[0] ==
+        "bio_endio <- dm_submit_bio <- __submit_bio <- submit_bio_noacct_nocheck <- submit_bio_wait <- "
+        "__blkdev_direct_IO_simple");
+  CHECK(sigs[1] == "flakey_map <- __map_bio");
+  CHECK(trace_stack_signatures(trace, 1).size() == 1);
+  CHECK(trace_stack_signatures("# tracer: nop\n => orphan_frame\n", 4).empty());
+}

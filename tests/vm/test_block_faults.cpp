@@ -61,6 +61,9 @@ TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps 
   // The write to block 1002 took it off the list; block 1000 stays bad.
   CHECK(f["details"]["bad_blocks_left"] == nlohmann::json::array({1000}));
   CHECK_THAT(r.run.out, Catch::Contains("bad_blocks_left: [1000]"));
+  // The stack tracefs recorded with the failed bio: dm-dust kills it while it is submitted.
+  REQUIRE(f["stacks"].size() >= 1);
+  CHECK_THAT(f["stacks"][0].get<std::string>(), Catch::StartsWith("bio_endio <- dm_submit_bio"));
   CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("write persisted"));
   CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("block 1002 removed from badblocklist by write"));
   require_no_leftovers(rt);
@@ -79,6 +82,8 @@ TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the
   CHECK(f["fired"] == 1);
   CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::Contains("flakey /dev/vd"));
   CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::EndsWith(" 0 0 1 1 drop_writes"));
+  REQUIRE(f["stacks"].size() >= 1);
+  CHECK_THAT(f["stacks"][0].get<std::string>(), Catch::StartsWith("__map_bio <- dm_submit_bio"));
   // error_writes: a buffered write fails at fsync, a direct write at once; reads still work.
   auto out = step(r.json, "error-writes")["stdout"].get<std::string>();
   CHECK_THAT(out, Catch::Contains("buffered+fsync exit 1"));
@@ -104,6 +109,8 @@ TEST_CASE("block: null_blk bad sectors fail reads and writes, neighbours work, t
   CHECK_THAT(out, Catch::Contains("sector 103 write ok"));
   auto& f = fault(r.json, "nullb");
   CHECK(f["fired"] == 2);  // one failed read, one failed write
+  REQUIRE(f["stacks"].size() >= 1);
+  CHECK_THAT(f["stacks"][0].get<std::string>(), Catch::Contains("null_handle_cmd"));
   CHECK_THAT(f["details"]["bad_blocks"].get<std::string>(), Catch::Contains("100 3"));
   CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("device and configfs entry removed"));
   CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("I/O error, dev fb_nullb, sector 100"));
