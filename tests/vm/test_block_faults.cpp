@@ -152,7 +152,7 @@ TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it,
   CHECK_THAT(step(r.json, "medium-error")["stdout"].get<std::string>(), Catch::Contains("LBA 4660 read exit 1"));
   CHECK_THAT(step(r.json, "transport-error")["stdout"].get<std::string>(), Catch::Contains("LBA 100 read exit 1"));
   CHECK_THAT(step(r.json, "recovered-error")["stdout"].get<std::string>(), Catch::Contains("read ok"));
-  for (const char* kind : {"medium_error", "transport_error", "recovered_error"}) {
+  for (const char* kind : {"medium_error", "transport_error", "recovered_error", "timeout"}) {
     INFO(kind);
     auto& f = fault(r.json, kind);
     CHECK(f["fired"].get<int>() >= 1);
@@ -174,6 +174,11 @@ TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it,
   CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("[sda] 32768 512-byte logical blocks"));
   // Injection starts after sd's probe: the kernel's own partition scan is never hit.
   CHECK(r.json["kmsg"].get<std::string>().find("unable to read partition table") == std::string::npos);
+  // Timeouts: handled by the SCSI error handler (abort, retry); the reads succeed, late.
+  CHECK(fault(r.json, "timeout")["details"]["scsi_timeouts"] == 2);
+  CHECK(fault(r.json, "timeout")["fired"] == 2);
+  CHECK(fault(r.json, "timeout")["details"]["io_errors"] == 0);
+  CHECK(step(r.json, "timeout")["seconds"].get<double>() >= 4.0);  // two 2 s command timeouts
   // Every host was removed again.
   CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::EndsWith("0\n"));
   require_no_leftovers(rt);
