@@ -281,17 +281,23 @@ class DmFault : public BlockFault {
     return true;
   }
 
-  // Removes the device; retried briefly because a step's last opener may still be closing.
+  // Removes the device; retried briefly because a step's last opener may still be closing. A
+  // device a step left open (a mount, a background reader) is removed when it is closed.
   bool remove_device() {
     if (name_.empty()) return true;
     std::string err;
     for (int i = 0; i < 100; ++i) {
-      if (dm_.remove(name_, err)) {
+      if (dm_.remove(name_, false, err)) {
         name_.clear();
         return true;
       }
       if (err.find(strerror(EBUSY)) == std::string::npos) break;
       usleep(20000);
+    }
+    if (err.find(strerror(EBUSY)) != std::string::npos && dm_.remove(name_, true, err)) {
+      counters_["teardown"] = "deferred: " + device_ + " was still open after the step; removed when closed";
+      name_.clear();
+      return true;
     }
     counters_["teardown_error"] = err;
     return false;

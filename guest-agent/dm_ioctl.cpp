@@ -42,7 +42,8 @@ DmControl DmControl::open(std::string& err) {
 }
 
 bool DmControl::call(unsigned long request, const std::string& name, const std::string& payload,
-                     std::uint32_t target_count, std::string* reply, std::uint64_t* dev, std::string& err) {
+                     std::uint32_t target_count, std::uint32_t flags, std::string* reply, std::uint64_t* dev,
+                     std::string& err) {
   if (name.size() >= DM_NAME_LEN) {
     err = "dm name too long: " + name;
     return false;
@@ -60,6 +61,7 @@ bool DmControl::call(unsigned long request, const std::string& name, const std::
   io->data_size = static_cast<std::uint32_t>(kBufferBytes);
   io->data_start = static_cast<std::uint32_t>(sizeof(dm_ioctl));
   io->target_count = target_count;
+  io->flags = flags;
   strncpy(io->name, name.c_str(), DM_NAME_LEN - 1);
   memcpy(reinterpret_cast<char*>(io) + io->data_start, payload.data(), payload.size());
   if (ioctl(fd_.get(), request, io) != 0) {
@@ -79,7 +81,7 @@ bool DmControl::call(unsigned long request, const std::string& name, const std::
 }
 
 bool DmControl::create(const std::string& name, std::uint64_t& dev, std::string& err) {
-  if (!call(DM_DEV_CREATE, name, {}, 0, nullptr, &dev, err)) {
+  if (!call(DM_DEV_CREATE, name, {}, 0, 0, nullptr, &dev, err)) {
     err = "DM_DEV_CREATE " + name + ": " + err;
     return false;
   }
@@ -104,7 +106,7 @@ bool DmControl::load_table(const std::string& name, const std::vector<DmTarget>&
     memcpy(chunk.data() + sizeof spec, t.params.data(), t.params.size());
     payload += chunk;
   }
-  if (!call(DM_TABLE_LOAD, name, payload, static_cast<std::uint32_t>(targets.size()), nullptr, nullptr, err)) {
+  if (!call(DM_TABLE_LOAD, name, payload, static_cast<std::uint32_t>(targets.size()), 0, nullptr, nullptr, err)) {
     err = "DM_TABLE_LOAD " + name + ": " + err + " (the kernel log says why)";
     return false;
   }
@@ -112,7 +114,7 @@ bool DmControl::load_table(const std::string& name, const std::vector<DmTarget>&
 }
 
 bool DmControl::resume(const std::string& name, std::string& err) {
-  if (!call(DM_DEV_SUSPEND, name, {}, 0, nullptr, nullptr, err)) {
+  if (!call(DM_DEV_SUSPEND, name, {}, 0, 0, nullptr, nullptr, err)) {
     err = "resume " + name + ": " + err;
     return false;
   }
@@ -123,15 +125,15 @@ bool DmControl::message(const std::string& name, const std::string& text, std::s
   std::string payload(sizeof(dm_target_msg), '\0');  // sector 0: the one target of our tables
   payload += text;
   payload.push_back('\0');
-  if (!call(DM_TARGET_MSG, name, payload, 0, &reply, nullptr, err)) {
+  if (!call(DM_TARGET_MSG, name, payload, 0, 0, &reply, nullptr, err)) {
     err = "message '" + text + "' to " + name + ": " + err;
     return false;
   }
   return true;
 }
 
-bool DmControl::remove(const std::string& name, std::string& err) {
-  if (!call(DM_DEV_REMOVE, name, {}, 0, nullptr, nullptr, err)) {
+bool DmControl::remove(const std::string& name, bool deferred, std::string& err) {
+  if (!call(DM_DEV_REMOVE, name, {}, 0, deferred ? DM_DEFERRED_REMOVE : 0, nullptr, nullptr, err)) {
     err = "DM_DEV_REMOVE " + name + ": " + err;
     return false;
   }

@@ -31,14 +31,15 @@ class DmControl {
   bool resume(const std::string& name, std::string& err);
   // Sends a target message to the target at sector 0; reply holds what the target printed.
   bool message(const std::string& name, const std::string& text, std::string& reply, std::string& err);
-  // Removes the device; a device still open elsewhere fails with EBUSY.
-  bool remove(const std::string& name, std::string& err);
+  // Removes the device; a device still open elsewhere fails with EBUSY, unless deferred: then
+  // the kernel removes it when the last opener closes it.
+  bool remove(const std::string& name, bool deferred, std::string& err);
 
  private:
   explicit DmControl(Fd fd) : fd_(std::move(fd)) {}
   // One ioctl with a buffer big enough for a table or a message reply.
   bool call(unsigned long request, const std::string& name, const std::string& payload, std::uint32_t target_count,
-            std::string* reply, std::uint64_t* dev, std::string& err);
+            std::uint32_t flags, std::string* reply, std::uint64_t* dev, std::string& err);
   Fd fd_;
 };
 

@@ -184,6 +184,17 @@ TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it,
   require_no_leftovers(rt);
 }
 
+TEST_CASE("block: a dm device a step left open gets a deferred remove and goes away when closed") {
+  ScratchDir rt;
+  auto r = run_example(rt, "tests/data/scenarios/vm/dm-left-open.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  CHECK_THAT(fault(r.json, "dust")["details"]["teardown"].get<std::string>(), Catch::StartsWith("deferred: /dev/dm-0"));
+  CHECK_FALSE(fault(r.json, "dust")["details"].contains("teardown_error"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("block: a fault on a partition that does not exist is refused with exit 2 and one line") {
   ScratchDir rt;
   auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/dm-dust-bad-target.toml")});
