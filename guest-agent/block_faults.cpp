@@ -408,7 +408,8 @@ class DmFlakeyFault : public DmFault {
     counters_["dropped_or_failed_bios"] = map_.count();
     std::int64_t fired = map_.count();
     if (counting_corruption_) {
-      counters_["corrupted_bios"] = corrupt_.count();
+      // Calls, not proof: 6.1's read path calls it with the bio's iterator already consumed.
+      counters_["corrupt_bio_data_calls"] = corrupt_.count();
       fired += corrupt_.count();
     }
     counters_["fired"] = fired;

@@ -93,6 +93,11 @@ TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the
   // At least the write-back bio(s) and the direct bio; reads are never counted.
   CHECK(fault(r.json, "failing")["fired"].get<int>() >= 2);
   CHECK(fault(r.json, "failing")["details"]["dropped_or_failed_bios"] == fault(r.json, "failing")["fired"]);
+  // corrupt_bio_byte on writes: the first byte of the written block reached the disk as 'A'.
+  CHECK_THAT(step(r.json, "corrupt-writes")["stdout"].get<std::string>(), Catch::Contains("on disk: Ayz"));
+  CHECK(fault(r.json, "corrupting")["fired"] == 1);
+  CHECK(fault(r.json, "corrupting")["details"]["corrupt_bio_data_calls"] == 1);
+  CHECK_THAT(fault(r.json, "corrupting")["stacks"][0].get<std::string>(), Catch::StartsWith("corrupt_bio_data <- flakey_map"));
   require_no_leftovers(rt);
 }
 
