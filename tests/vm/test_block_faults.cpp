@@ -66,6 +66,7 @@ TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps 
   CHECK_THAT(f["stacks"][0].get<std::string>(), Catch::StartsWith("bio_endio <- dm_submit_bio"));
   CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::Contains("write persisted"));
   CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("block 1002 removed from badblocklist by write"));
+  CHECK_THAT(r.json["kmsg"].get<std::string>(), Catch::Contains("badblock added at block 1000"));
   require_no_leftovers(rt);
 }
 
@@ -186,6 +187,22 @@ TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it,
   CHECK(step(r.json, "timeout")["seconds"].get<double>() >= 4.0);  // two 2 s command timeouts
   // Every host was removed again.
   CHECK_THAT(step(r.json, "after")["stdout"].get<std::string>(), Catch::EndsWith("0\n"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("block: dm_dust enable = false keeps the list without failing reads, quiet keeps the log clean") {
+  ScratchDir rt;
+  auto r = run_example(rt, "tests/data/scenarios/vm/dm-dust-quiet-disabled.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  auto& f = fault(r.json, "dust");
+  CHECK(f["fired"] == 0);
+  CHECK(f["details"]["bad_blocks"] == nlohmann::json::array({1000}));
+  CHECK(f["details"]["bad_blocks_left"] == nlohmann::json::array({1000}));
+  CHECK_THAT(r.run.out, Catch::Contains("warning: fault dust was armed but never fired"));
+  // Without quiet this line is there (the S1 test checks it).
+  CHECK(r.json["kmsg"].get<std::string>().find("badblock added") == std::string::npos);
   require_no_leftovers(rt);
 }
 
