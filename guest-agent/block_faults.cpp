@@ -320,6 +320,7 @@ class DmDustFault : public DmFault {
     }
     DmTarget t{0, disk.sectors, "dust", disk.node + " 0 " + std::to_string(block)};
     if (!create(name, t, error)) return false;
+    counters_["table"] = "0 " + std::to_string(disk.sectors) + " dust " + t.params;
     std::string reply;
     // Quiet first, so adding the list is not logged block by block when asked not to.
     if (p.value("quiet", false) && !message("quiet", reply, error)) return fail();

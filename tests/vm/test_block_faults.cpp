@@ -206,6 +206,22 @@ TEST_CASE("block: dm_dust enable = false keeps the list without failing reads, q
   require_no_leftovers(rt);
 }
 
+TEST_CASE("block: dm_dust over a partition an earlier step made covers that partition only") {
+  ScratchDir rt;
+  auto r = run_example(rt, "tests/data/scenarios/vm/dm-dust-partition.toml");
+  INFO(r.run.out << r.run.err);
+  REQUIRE(r.run.status.code == 0);
+  CHECK(r.json["verdict"] == "pass");
+  auto out = step(r.json, "io")["stdout"].get<std::string>();
+  CHECK_THAT(out, Catch::Contains("size 16384"));  // the 8 MiB partition 1, not the 16 MiB disk
+  CHECK_THAT(out, Catch::Contains("dust block 100 exit 1"));
+  CHECK_THAT(out, Catch::Contains("partition 2 block 100 exit 0"));
+  auto& f = fault(r.json, "dust");
+  CHECK(f["fired"] == 1);
+  CHECK_THAT(f["details"]["table"].get<std::string>(), Catch::Matches("0 16384 dust /dev/vd[a-z]1 0 512"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("block: a dm device a step left open gets a deferred remove and goes away when closed") {
   ScratchDir rt;
   auto r = run_example(rt, "tests/data/scenarios/vm/dm-left-open.toml");
