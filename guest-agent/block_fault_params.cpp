@@ -1,5 +1,7 @@
 #include "guest-agent/block_fault_params.h"
 
+#include "protocol/scsi_debug_opts.h"
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -24,30 +26,12 @@ std::vector<std::uint64_t> parse_dust_block_list(const std::string& reply) {
   return out;
 }
 
-const std::vector<ScsiDebugOpt>& scsi_debug_opts() {
-  // The injecting bits of 6.1's SDEBUG_OPT_*; the noise bits only add log lines.
-  static const std::vector<ScsiDebugOpt> kOpts = {
-      {"noise", 0x1, "every command logged"},
-      {"medium_error", 0x2, "reads of LBAs medium_error_start.. fail: Medium Error sense, ENODATA"},
-      {"timeout", 0x4, "every_nth command is never answered: SCSI timeout, error handling, retry"},
-      {"recovered_error", 0x8, "every_nth read/write gets Recovered Error sense; the data is good"},
-      {"transport_error", 0x10, "every_nth command gets Aborted Command (transport problem); retried"},
-      {"dif_error", 0x20, "every_nth read/write gets a DIF guard check error"},
-      {"dix_error", 0x40, "every_nth read/write gets a DIX guard check error"},
-      {"mac_timeout", 0x80, "every_nth read/write (medium access) is never answered"},
-      {"short_transfer", 0x100, "every_nth read/write transfers half its data"},
-      {"host_busy", 0x8000, "every_nth command is refused with host busy; requeued"},
-      {"cmd_abort", 0x10000, "every_nth command is aborted by the driver"},
-  };
-  return kOpts;
-}
-
 bool scsi_debug_opts_mask(const std::vector<std::string>& names, unsigned& mask, std::string& err) {
   mask = 0;
   for (auto& n : names) {
-    auto& opts = scsi_debug_opts();
-    auto it = std::find_if(opts.begin(), opts.end(), [&](const ScsiDebugOpt& o) { return n == o.name; });
-    if (it == opts.end()) {
+    auto& opts = proto::kScsiDebugOpts;
+    auto it = std::find_if(std::begin(opts), std::end(opts), [&](const proto::ScsiDebugOpt& o) { return n == o.name; });
+    if (it == std::end(opts)) {
       err = "unknown scsi_debug opt '" + n + "' (known:";
       for (auto& o : opts) err += std::string(" ") + o.name;
       err += ")";

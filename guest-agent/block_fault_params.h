@@ -10,14 +10,8 @@ namespace fb::agent {
 // dm-dust's "listbadblocks" reply: one block number per line, or "No blocks in badblocklist".
 std::vector<std::uint64_t> parse_dust_block_list(const std::string& reply);
 
-// scsi_debug opts names (drivers/scsi/scsi_debug.c SDEBUG_OPT_*) to the opts bit mask.
-struct ScsiDebugOpt {
-  const char* name;
-  unsigned bit;
-  const char* what;  // what the workload sees
-};
-const std::vector<ScsiDebugOpt>& scsi_debug_opts();
-// False with err naming the unknown name and the known ones.
+// scsi_debug opts names (protocol/scsi_debug_opts.h) to the opts bit mask. False with err
+// naming the unknown name and the known ones.
 bool scsi_debug_opts_mask(const std::vector<std::string>& names, unsigned& mask, std::string& err);
 
 struct FlakeyParams {

@@ -3,6 +3,7 @@
 #include "guest-agent/block_fault_params.h"
 #include "guest-agent/dm_ioctl.h"
 #include "protocol/protocol.h"
+#include "protocol/scsi_debug_opts.h"
 
 #include <cerrno>
 #include <cstring>
@@ -538,7 +539,7 @@ class ScsiDebugFault : public BlockFault {
     }
     counters_["opts"] = opts;
     json kinds = json::object();
-    for (auto& o : scsi_debug_opts())
+    for (auto& o : proto::kScsiDebugOpts)
       if (mask & o.bit) kinds[o.name] = o.what;
     counters_["injecting"] = kinds;
     return true;

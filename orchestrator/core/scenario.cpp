@@ -1,6 +1,7 @@
 #include "orchestrator/core/scenario.h"
 
 #include "common/files.h"
+#include "protocol/scsi_debug_opts.h"
 
 #include <toml++/toml.h>
 
@@ -498,6 +499,18 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
       std::string dn = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
       if (!disk_names.count(dn)) return err(tl, fmt::format("target '{}' names disk '{}', which is not declared", target, dn));
     }
+    if (f.type == "scsi_debug" && v->contains("opts"))
+      for (auto& opt : (*v)["opts"]) {
+        bool known = false;
+        std::string all;
+        for (auto& o : proto::kScsiDebugOpts) {
+          known |= opt == o.name;
+          all += std::string(all.empty() ? "" : ", ") + o.name;
+        }
+        if (!known)
+          return err(loc(file, *t->get("opts")),
+                     fmt::format("unknown scsi_debug opt '{}' (known: {})", opt.get<std::string>(), all));
+      }
     if (f.type == "fail_nth" && !v->contains("nth") && !v->value("sweep", false))
       return err(where, "a fail_nth fault needs 'nth' or 'sweep = true'");
     for (const char* k : {"type", "name", "steps"}) v->erase(k);
