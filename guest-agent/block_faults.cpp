@@ -1,5 +1,6 @@
 #include "guest-agent/block_faults.h"
 
+#include "guest-agent/agent.h"
 #include "guest-agent/block_fault_params.h"
 #include "guest-agent/dm_ioctl.h"
 #include "protocol/protocol.h"
@@ -28,8 +29,15 @@ namespace {
 std::string g_tracefs = "/sys/kernel/tracing";
 std::string g_configfs = "/sys/kernel/config";
 
-// Under TCG a device node or a SCSI scan can take a while to appear.
+// Under TCG a device node or a SCSI scan can take a while to appear. One budget per arm, all
+// waits together: the agent serves nothing else meanwhile (the host's watchdog is 30 s).
 constexpr int kWaitDeviceMs = 10000;
+
+// What is left of a budget that started at `start_ns` (monotonic), never negative.
+int ms_left(std::uint64_t start_ns) {
+  std::uint64_t spent = (monotonic_ns() - start_ns) / 1000000;
+  return spent >= static_cast<std::uint64_t>(kWaitDeviceMs) ? 0 : kWaitDeviceMs - static_cast<int>(spent);
+}
 
 bool write_file(const std::string& path, const std::string& value, std::string& err, int flags = O_WRONLY) {
   Fd fd(open(path.c_str(), flags | O_CLOEXEC));
@@ -466,6 +474,7 @@ class ScsiDebugFault : public BlockFault {
                                         "scsi_debug fault at a time"};
       return false;
     }
+    std::uint64_t start = monotonic_ns();
     auto before = list_dir("/sys/class/scsi_host");
     // sd announces the end of its (asynchronous) probe, partition scan included, only in the
     // log; errors injected before it would fail the kernel's own reads, not the step's.
@@ -487,7 +496,7 @@ class ScsiDebugFault : public BlockFault {
     // sd probes asynchronously: wait for the disk under the new host's device tree.
     std::string sd;
     std::string hostdir = "/sys/class/scsi_host/" + host + "/device";
-    for (int waited = 0; waited < kWaitDeviceMs && sd.empty(); waited += 20) {
+    while (sd.empty() && ms_left(start) > 0) {
       for (auto& t : list_dir(hostdir))
         if (t.rfind("target", 0) == 0)
           for (auto& lun : list_dir(hostdir + "/" + t))
@@ -495,13 +504,13 @@ class ScsiDebugFault : public BlockFault {
       if (sd.empty()) usleep(20000);
     }
     device_ = "/dev/" + sd;
-    if (sd.empty() || !wait_for(device_, kWaitDeviceMs)) {
+    if (sd.empty() || !wait_for(device_, ms_left(start))) {
       error = {proto::errc::kArmFailed, "no disk appeared under scsi_debug's " + host};
       device_.clear();
       disarm();
       return false;
     }
-    if (kmsg && !wait_for_log(kmsg, "[" + sd + "] Attached SCSI", kWaitDeviceMs)) {
+    if (kmsg && !wait_for_log(kmsg, "[" + sd + "] Attached SCSI", ms_left(start))) {
       error = {proto::errc::kArmFailed, "sd did not finish probing " + device_};
       disarm();
       return false;
