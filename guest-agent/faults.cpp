@@ -1,5 +1,7 @@
 #include "guest-agent/faults.h"
 
+#include "guest-agent/block_faults.h"
+
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -46,6 +48,8 @@ std::string read_text(const std::string& path) {
   return s;
 }
 
+}  // namespace
+
 // The block device for "disk:NAME" or "disk:NAME/N": the virtio disk whose serial is NAME.
 // Returns the sysfs directory of the disk or partition.
 std::string resolve_disk_target(const std::string& target, std::string& err) {
@@ -82,6 +86,8 @@ std::string resolve_disk_target(const std::string& target, std::string& err) {
   }
   return dir;
 }
+
+namespace {
 
 // A debugfs fault attribute (failslab, fail_page_alloc, fail_function, ...), optionally tied to
 // devices through their make-it-fail or io-timeout-fail switch.
@@ -178,6 +184,7 @@ void set_sysfs_root(const std::string& root) { g_sysfs = root; }
 std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
   std::string type = spec.value("type", "");
   const json& p = spec.contains("params") ? spec["params"] : json::object();
+  if (is_block_fault_type(type)) return arm_block_fault(spec, error);
   static const std::vector<std::string> kAttrTypes = {"failslab",          "fail_page_alloc", "fail_futex",
                                                       "fail_usercopy",     "fail_function",   "fail_make_request",
                                                       "fail_io_timeout"};

@@ -37,6 +37,9 @@ std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
 // every injected site is logged with its stack; nested calls are counted.
 void lift_fault_log_ratelimit();
 void restore_fault_log_ratelimit();
+// The sysfs directory of "disk:NAME" or "disk:NAME/N" (the virtio disk whose serial is NAME),
+// or "" with err saying why not.
+std::string resolve_disk_target(const std::string& target, std::string& err);
 
 // Where the agent finds debugfs (tests on the host point it at a fake tree).
 void set_debugfs_root(const std::string& root);

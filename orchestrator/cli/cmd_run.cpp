@@ -94,6 +94,11 @@ std::string format_report(const RunReport& r) {
     if (f.nth_runs.size() > kShownRuns)
       out += fmt::format("    ... {} more runs in --json\n", f.nth_runs.size() - kShownRuns);
     for (auto& note : f.notes) out += fmt::format("    note: {}\n", note);
+    for (auto& [k, v] : f.details.items()) {
+      std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+      if (text.size() > 300) text = text.substr(0, 300) + " ...";
+      out += fmt::format("    {}: {}\n", k, text);
+    }
   }
   for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)

@@ -1,6 +1,7 @@
 #include "orchestrator/core/scenario.h"
 
 #include "common/files.h"
+#include "protocol/scsi_debug_opts.h"
 
 #include <toml++/toml.h>
 
@@ -114,30 +115,52 @@ std::vector<SectionSpec> build_schema() {
                            false)});
   s.push_back({"fault.dm_dust",
                with_common({target,
-                            {"block_size", ValueKind::Int, false, 512, 1 << 20, "dust block size in bytes (default 512)"},
-                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax, "blocks that fail reads"},
-                            {"quiet", ValueKind::Bool, false, 0, 0, "do not log each bad block hit"}},
+                            {"block_size", ValueKind::Int, false, 512, 1 << 20,
+                             "dust block size in bytes, a power of 2 (default 512)"},
+                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax,
+                             "block numbers (of block_size) whose reads fail with EIO; a write to one clears it"},
+                            {"enable", ValueKind::Bool, false, 0, 0,
+                             "fail reads of bad blocks from the start (default true; false: the list is only kept)"},
+                            {"quiet", ValueKind::Bool, false, 0, 0,
+                             "do not log bad-block additions and removals by writes"}},
                            false)});
   s.push_back({"fault.dm_flakey",
                with_common({target,
-                            {"up_interval", ValueKind::Int, false, 0, kNoMax, "seconds of normal I/O"},
-                            {"down_interval", ValueKind::Int, false, 0, kNoMax, "seconds of faulty I/O"},
-                            {"drop_writes", ValueKind::Bool, false, 0, 0, "silently drop writes while down"},
-                            {"error_writes", ValueKind::Bool, false, 0, 0, "fail writes with EIO while down"},
+                            {"up_interval", ValueKind::Int, false, 0, kNoMax, "seconds of normal I/O per cycle (default 0)"},
+                            {"down_interval", ValueKind::Int, false, 0, kNoMax,
+                             "seconds of faulty I/O per cycle (default 1 without up_interval: always faulty)"},
+                            {"drop_writes", ValueKind::Bool, false, 0, 0, "while down, writes are silently dropped"},
+                            {"error_writes", ValueKind::Bool, false, 0, 0,
+                             "while down, writes fail with EIO (without either, all I/O fails while down)"},
                             {"corrupt_bio_byte", ValueKind::IntArray, false, 0, kNoMax,
-                             "[nth_byte, direction (0 read, 1 write), value, flags]"}},
+                             "[nth_byte (from 1), direction (0 read, 1 write), value 0..255, bio flags]: while down, "
+                             "that byte of matching bios is overwritten"}},
                            false)});
   s.push_back({"fault.scsi_debug",
-               with_common({{"every_nth", ValueKind::Int, false, 0, kNoMax, "inject on every Nth command"},
+               with_common({{"every_nth", ValueKind::Int, false, 0, kNoMax,
+                             "inject the opts errors on every Nth SCSI command (medium_error ignores it)"},
                             {"opts", ValueKind::StringArray, false, 0, 0,
-                             "error kinds: medium_error, timeout, recovered_error, transport_error, ..."},
-                            {"dev_size_mb", ValueKind::Int, false, 1, 4096, "size of the emulated disk"}},
+                             "error kinds: medium_error, timeout, mac_timeout, recovered_error, transport_error, "
+                             "dif_error, dix_error, short_transfer, host_busy, cmd_abort, noise"},
+                            {"medium_error_start", ValueKind::Int, false, 0, kNoMax,
+                             "first LBA that fails with medium_error (default 4660 = 0x1234)"},
+                            {"medium_error_count", ValueKind::Int, false, 1, kNoMax,
+                             "how many LBAs fail with medium_error (default 10)"},
+                            {"command_timeout", ValueKind::Int, false, 1, 3600,
+                             "seconds the SCSI layer waits for a command before error handling (default 30)"},
+                            {"dev_size_mb", ValueKind::Int, false, 1, 4096,
+                             "size of the emulated disk (default 8); a boot parameter, so one size per run"}},
                            false)});
   s.push_back({"fault.null_blk",
-               with_common({{"size_mb", ValueKind::Int, false, 1, 65536, "device size"},
-                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax, "sectors that fail"},
-                            {"timeout_every", ValueKind::Int, false, 0, kNoMax, "time out every Nth request"},
-                            {"requeue_every", ValueKind::Int, false, 0, kNoMax, "requeue every Nth request"}},
+               with_common({{"size_mb", ValueKind::Int, false, 1, 65536, "device size in MiB, memory-backed (default 16)"},
+                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax,
+                             "512-byte sectors whose reads and writes fail with EIO"},
+                            {"timeout_every", ValueKind::Int, false, 1, kNoMax,
+                             "every Nth request is never completed: it times out (5 s) with ETIMEDOUT; a boot "
+                             "parameter (null_blk.timeout), so one value per run"},
+                            {"requeue_every", ValueKind::Int, false, 1, kNoMax,
+                             "every Nth request is requeued (retried later); a boot parameter (null_blk.requeue), "
+                             "so one value per run"}},
                            false)});
   s.push_back({"fault.bpf_override",
                with_common({{"function", ValueKind::String, true, 0, 0, "an ALLOW_ERROR_INJECTION function"},
@@ -487,6 +510,18 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
       std::string dn = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
       if (!disk_names.count(dn)) return err(tl, fmt::format("target '{}' names disk '{}', which is not declared", target, dn));
     }
+    if (f.type == "scsi_debug" && v->contains("opts"))
+      for (auto& opt : (*v)["opts"]) {
+        bool known = false;
+        std::string all;
+        for (auto& o : proto::kScsiDebugOpts) {
+          known |= opt == o.name;
+          all += std::string(all.empty() ? "" : ", ") + o.name;
+        }
+        if (!known)
+          return err(loc(file, *t->get("opts")),
+                     fmt::format("unknown scsi_debug opt '{}' (known: {})", opt.get<std::string>(), all));
+      }
     if (f.type == "fail_nth" && !v->contains("nth") && !v->value("sweep", false))
       return err(where, "a fail_nth fault needs 'nth' or 'sweep = true'");
     for (const char* k : {"type", "name", "steps"}) v->erase(k);

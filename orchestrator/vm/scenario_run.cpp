@@ -72,6 +72,39 @@ void add_fault_env(std::map<std::string, std::string>& env, const std::string& f
   }
 }
 
+// Fault knobs the kernel reads only when a driver initialises become kernel parameters:
+// scsi_debug's dev_size_mb, null_blk's timeout and requeue fault attributes (6.1 has no
+// per-device or run-time knob for them). One value per run; they do nothing until a fault
+// creates a device.
+Result<std::string> init_time_cmdline(const Scenario& sc) {
+  struct Param {
+    const char* type;
+    const char* key;
+    const char* kernel_param;
+    std::string (*value)(std::int64_t);
+  };
+  // "<interval>,<probability>,<space>,<times>": every Nth request, no limit.
+  auto every_nth = [](std::int64_t n) { return fmt::format("{},100,0,-1", n); };
+  auto plain = [](std::int64_t n) { return std::to_string(n); };
+  const Param params[] = {{"scsi_debug", "dev_size_mb", "scsi_debug.dev_size_mb", plain},
+                          {"null_blk", "timeout_every", "null_blk.timeout", every_nth},
+                          {"null_blk", "requeue_every", "null_blk.requeue", every_nth}};
+  std::string out;
+  for (auto& p : params) {
+    const FaultSpec* first = nullptr;
+    for (auto& f : sc.faults) {
+      if (f.type != p.type || !f.params.contains(p.key)) continue;
+      if (first && first->params[p.key] != f.params[p.key])
+        return make_error(ErrorKind::Usage, "{}: {} {} differs from {} at {} (it becomes the kernel parameter {}: one value per run)",
+                          f.where.str(), p.key, f.params[p.key].dump(), first->params[p.key].dump(), first->where.str(),
+                          p.kernel_param);
+      if (!first) out += fmt::format(" {}={}", p.kernel_param, p.value(f.params[p.key].get<std::int64_t>()));
+      first = &f;
+    }
+  }
+  return out;
+}
+
 bool armed_for(const FaultSpec& f, const std::string& step) {
   return f.steps.empty() || std::find(f.steps.begin(), f.steps.end(), step) != f.steps.end();
 }
@@ -204,9 +237,10 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
 
   // Fault types this agent does not implement yet are refused before any boot work.
   for (auto& f : sc.faults) {
-    static const std::set<std::string> kImplemented = {"failslab", "fail_page_alloc", "fail_futex", "fail_usercopy",
-                                                       "fail_function", "fail_make_request", "fail_io_timeout",
-                                                       "fail_nth"};
+    static const std::set<std::string> kImplemented = {"failslab",        "fail_page_alloc", "fail_futex",
+                                                       "fail_usercopy",   "fail_function",   "fail_make_request",
+                                                       "fail_io_timeout", "fail_nth",        "dm_dust",
+                                                       "dm_flakey",       "scsi_debug",      "null_blk"};
     if (!kImplemented.count(f.type))
       return fail_with(make_error(ErrorKind::Usage, "{}: fault type '{}' is not implemented by faultbox run yet",
                                   f.where.str(), f.type));
@@ -244,6 +278,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   so.disks = *disks;
   so.extra_cmdline = sc.vm.cmdline;
   if (sc.vm.panic_on_warn) so.extra_cmdline += (so.extra_cmdline.empty() ? "" : " ") + std::string("panic_on_warn=1");
+  auto init_params = init_time_cmdline(sc);
+  if (!init_params) return fail_with(init_params.error());
+  so.extra_cmdline += *init_params;
   auto session = Session::boot(so);
   if (!session) return fail_with(session.error());
   AgentClient& agent = (*session)->agent();
@@ -351,7 +388,21 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     for (auto& [spec, h] : run.armed) {
       auto c = agent.disarm(h.handle);
       if (!c) continue;
-      fault_results[spec->name].fired += c->value("fired", 0);
+      auto& fr = fault_results[spec->name];
+      fr.fired += c->value("fired", 0);
+      for (auto& [k, v] : c->items()) {
+        if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
+        if (k == "stacks" && v.is_array()) {  // recorded by the agent (tracefs), not logged by the kernel
+          for (auto& sig : v)
+            if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+              fr.stacks.push_back(sig);
+          continue;
+        }
+        if (v.is_number_integer() && fr.details.contains(k) && fr.details[k].is_number_integer())
+          fr.details[k] = fr.details[k].get<std::int64_t>() + v.get<std::int64_t>();
+        else
+          fr.details[k] = v;
+      }
       last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
     }
     // Wait for the kernel log up to the disarm, then credit the injections it holds to the
@@ -495,6 +546,7 @@ json RunReport::to_json() const {
   {
     json fj = {{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged}, {"stacks", f.stacks}};
     if (!f.notes.empty()) fj["notes"] = f.notes;
+    fj["details"] = f.details;
     if (!f.nth_runs.empty()) {
       fj["nth_runs"] = json::array();
       for (auto& n : f.nth_runs)

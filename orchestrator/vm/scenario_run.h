@@ -43,6 +43,9 @@ struct FaultResult {
   std::vector<std::string> stacks;  // distinct stack signatures from the log
   std::vector<NthRun> nth_runs;     // fail_nth: one per run of the step
   std::vector<std::string> notes;
+  // What else the agent reported at disarm (e.g. a dm-dust bad-block list, the SCSI error kinds
+  // injected, the first failed I/O records); numbers add up over steps, the rest is the last step's.
+  nlohmann::json details = nlohmann::json::object();
 };
 
 struct RunReport {

@@ -80,7 +80,9 @@ TEST_CASE("when the agent dies, a waiting request fails promptly with the reason
   // The fake VM's process is the agent: killed by a signal faultbox did not send, it is an
   // infrastructure failure named with the signal.
   CHECK(r.error().kind == ErrorKind::Infra);
-  CHECK_THAT(r.error().message, Catch::Contains("died while waiting for 'sh' to finish: agent killed by signal 9"));
+  // (it may die before its exec reply is read, or after: either wait names what it was)
+  CHECK_THAT(r.error().message, Catch::Contains("died while waiting for '"));
+  CHECK_THAT(r.error().message, Catch::Contains("agent killed by signal 9"));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
 }
 
