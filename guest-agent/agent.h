@@ -4,6 +4,7 @@
 // stay small and predictable.
 #include "common/fd.h"
 #include "guest-agent/faults.h"
+#include "guest-agent/step_cgroup.h"
 #include "protocol/frame.h"
 #include "protocol/line_splitter.h"
 
@@ -11,12 +12,17 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace fb::agent {
 
 struct AgentOptions {
   bool pid1 = false;  // reap every orphan, end the VM on shutdown
+  // Where each exec gets its own cgroup v2 (step-<channel>); empty: none (the agent on the
+  // host must not touch the host's cgroups).
+  std::string step_cgroup_root;
 };
 
 class Agent {
@@ -36,6 +42,9 @@ class Agent {
     std::uint64_t started_ns = 0;
     bool reaped = false;
     int wait_status = 0;
+    std::optional<StepCgroup> cgroup;
+    std::vector<int> faults;  // handles of the armed faults aimed at this exec
+    StepProcess step;         // what they were told
   };
 
   void on_control_readable();

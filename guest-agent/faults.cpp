@@ -1,5 +1,6 @@
 #include "guest-agent/faults.h"
 
+#include "guest-agent/bpf_override.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -152,6 +153,7 @@ void set_sysfs_root(const std::string& root) { g_sysfs = root; }
 std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
   std::string type = spec.value("type", "");
   const json& p = spec.contains("params") ? spec["params"] : json::object();
+  if (type == "bpf_override") return arm_bpf_override(p, error);
   static const std::vector<std::string> kAttrTypes = {"failslab",          "fail_page_alloc", "fail_futex",
                                                       "fail_usercopy",     "fail_function",   "fail_make_request",
                                                       "fail_io_timeout"};

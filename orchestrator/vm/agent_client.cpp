@@ -154,6 +154,8 @@ Result<std::chrono::nanoseconds> AgentClient::ping() {
 
 Result<ExecResult> AgentClient::exec(const ExecRequest& req, const OutputSink& sink) {
   json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}, {"make_it_fail", req.make_it_fail}};
+  if (!req.faults.empty()) j["faults"] = req.faults;
+  if (req.aim_self) j["aim_self"] = true;
   if (!req.env.empty()) j["env"] = req.env;
   auto reply = request(j, timeouts_.request);
   if (!reply) return reply.error();

@@ -28,6 +28,8 @@ struct ExecRequest {
   std::string cwd = "/";
   std::chrono::milliseconds timeout{0};  // 0: none
   bool make_it_fail = false;             // mark the process for task-filtered faults
+  std::vector<int> faults;               // armed faults aimed at this exec (told its cgroup and pid)
+  bool aim_self = false;                 // they hit only what the step moves into $FAULTBOX_CGROUP/target
 };
 
 struct ArmedFault {

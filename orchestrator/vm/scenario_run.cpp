@@ -119,7 +119,8 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   // Fault types this agent does not implement yet are refused before any boot work.
   for (auto& f : sc.faults) {
     static const std::set<std::string> kImplemented = {"failslab", "fail_page_alloc", "fail_futex", "fail_usercopy",
-                                                       "fail_function", "fail_make_request", "fail_io_timeout"};
+                                                       "fail_function", "fail_make_request", "fail_io_timeout",
+                                                       "bpf_override"};
     if (!kImplemented.count(f.type))
       return fail_with(make_error(ErrorKind::Usage, "{}: fault type '{}' is not implemented by faultbox run yet",
                                   f.where.str(), f.type));
@@ -182,6 +183,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     std::size_t first_record = records.size();
     std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
     std::map<std::string, std::string> req_env;
+    ExecRequest req;
     bool mark = false;
     for (auto& f : sc.faults) {
       if (!armed_for(f, step.name)) continue;
@@ -193,6 +195,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
         return fail_with(e);
       }
       mark |= a->needs_task_mark;
+      req.faults.push_back(a->handle);
       add_fault_env(req_env, f.name, a->info);
       armed.emplace_back(&f, *a);
     }
@@ -200,10 +203,10 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     // run
     StepResult sr;
     sr.name = step.name;
-    ExecRequest req;
     req.argv = step.argv;
     req.env = req_env;
     req.make_it_fail = mark && step.mark_task;
+    req.aim_self = !step.mark_task;
     // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
     auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     req.timeout = step.timeout.count() > 0 ? std::min(step.timeout, left) : left;
@@ -221,7 +224,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     for (auto& [spec, h] : armed) {
       auto c = agent.disarm(h.handle);
       if (!c) continue;
-      fault_results[spec->name].fired += c->value("fired", 0);
+      auto& fr = fault_results[spec->name];
+      fr.fired += c->value("fired", 0);
+      // Faults that collect their own stacks (bpf_override, from a BPF stack map) send them here.
+      for (auto& sig : c->value("stacks", json::array()))
+        if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+          fr.stacks.push_back(sig.get<std::string>());
       last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
     }
     // Wait for the kernel log up to the disarm, then credit the injections it holds to the
