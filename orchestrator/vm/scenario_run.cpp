@@ -3,6 +3,7 @@
 #include "common/fd.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/crash_report.h"
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/kmsg.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/session.h"
@@ -126,6 +127,13 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
                                   f.where.str(), f.type));
   }
 
+  // A function outside the kernel's error-injection list is refused before any boot work,
+  // when the list of the kernel this run would boot is known (read from its vmlinux when
+  // faultbox built it, or cached from an earlier boot).
+  if (auto kernel = find_kernel(sc.vm.kernel); kernel && *kernel)
+    if (auto list = cached_error_injection_list(**kernel))
+      if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
+
   auto root = runtime_root();
   if (!root) return fail_with(root.error());
   auto disk_dir = TempDir::create(*root, "disks-", /*janitor=*/true);
@@ -162,17 +170,16 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   });
   if (!st) return fail_with(st.error());
 
-  // fail_function targets are checked against this kernel before anything runs.
-  for (auto& f : sc.faults) {
-    if (f.type != "fail_function") continue;
-    std::string fn = f.params.value("function", "");
-    bool ok = false;
-    for (auto& [name, type] : (*session)->hello().injectable) ok |= name == fn;
-    if (!ok)
-      return fail_with(make_error(ErrorKind::Usage,
-                                  "{}: '{}' is not injectable in kernel {} (not in fail_function/injectable: only "
-                                  "ALLOW_ERROR_INJECTION functions can be failed)",
-                                  f.where.str(), fn, r.kernel_release));
+  // The booted kernel's own list: cached for the next run's check before boot, and checked
+  // here for kernels whose list was not known yet.
+  const AgentHello& hello = (*session)->hello();
+  auto offers = [&](const char* what) { return std::find(hello.faults.begin(), hello.faults.end(), what) != hello.faults.end(); };
+  if (offers("error_injection_list") || offers("fail_function")) {
+    ErrorInjectionList list{r.kernel_release, "booted kernel", {}};
+    for (auto& [name, type] : hello.injectable) list.functions.push_back({name, type});
+    if (auto st = cache_error_injection_list((*session)->kernel(), list); !st)
+      progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
+    if (auto e = find_uninjectable_fault(sc, list)) return fail_with(*e);
   }
 
   std::map<std::string, FaultResult> fault_results;

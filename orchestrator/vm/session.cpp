@@ -48,6 +48,17 @@ Result<fs::path> resolve_kernel(const std::string& kernel) {
   return built->bzimage;
 }
 
+Result<std::optional<fs::path>> find_kernel(const std::string& kernel) {
+  if (!kernel.empty()) {
+    FB_TRY(check_kernel_image(kernel));
+    return std::optional<fs::path>(fs::absolute(kernel));
+  }
+  auto cached = find_cached_kernel(KernelBuildOptions{});
+  if (!cached) return cached.error();
+  if (!*cached) return std::optional<fs::path>();
+  return std::optional<fs::path>((*cached)->bzimage);
+}
+
 Result<fs::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes) {
   if (!initrd.empty()) {
     FB_TRY(check_boot_image(initrd));
@@ -74,6 +85,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   progress("accel: {}", accel->reason);
 
   std::unique_ptr<Session> s(new Session());
+  s->kernel_ = *kernel;
   s->timeouts_ = Timeouts::for_accel(accel->accel);
   VmSpec spec;
   spec.kernel = *kernel;

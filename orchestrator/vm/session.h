@@ -30,6 +30,7 @@ class Session {
   AgentClient& agent() { return *agent_; }
   Vm& vm() { return *vm_; }
   const AgentHello& hello() const { return hello_; }
+  const std::filesystem::path& kernel() const { return kernel_; }
   asio::io_context& io() { return io_; }
   Status shutdown();
 
@@ -40,11 +41,14 @@ class Session {
   std::unique_ptr<Vm> vm_;
   std::unique_ptr<AgentClient> agent_;
   AgentHello hello_;
+  std::filesystem::path kernel_;
   Timeouts timeouts_;
 };
 
 // Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).
 Result<std::filesystem::path> resolve_kernel(const std::string& kernel);
+// The kernel resolve_kernel would use, if it exists already (never builds one).
+Result<std::optional<std::filesystem::path>> find_kernel(const std::string& kernel);
 Result<std::filesystem::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes);
 
 // Installs SIGINT/SIGTERM/SIGHUP handling: while a VM is up the signal only sets a flag so
