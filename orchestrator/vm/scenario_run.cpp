@@ -170,17 +170,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   });
   if (!st) return fail_with(st.error());
 
-  // The booted kernel's own list: cached for the next run's check before boot, and checked
-  // here for kernels whose list was not known yet.
-  const AgentHello& hello = (*session)->hello();
-  auto offers = [&](const char* what) { return std::find(hello.faults.begin(), hello.faults.end(), what) != hello.faults.end(); };
-  if (offers("error_injection_list") || offers("fail_function")) {
-    ErrorInjectionList list{r.kernel_release, "booted kernel", {}};
-    for (auto& [name, type] : hello.injectable) list.functions.push_back({name, type});
-    if (auto st = cache_error_injection_list((*session)->kernel(), list); !st)
-      progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
-    if (auto e = find_uninjectable_fault(sc, list)) return fail_with(*e);
-  }
+  // The booted kernel's own list, for kernels whose list was not known before boot.
+  if (auto list = error_injection_list_of((*session)->hello()))
+    if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
 
   std::map<std::string, FaultResult> fault_results;
   for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};

@@ -5,6 +5,7 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/qemu.h"
 
+#include <algorithm>
 #include <csignal>
 
 namespace fb {
@@ -46,6 +47,16 @@ Result<fs::path> resolve_kernel(const std::string& kernel) {
   auto built = build_kernel(ko);
   if (!built) return built.error();
   return built->bzimage;
+}
+
+std::optional<ErrorInjectionList> error_injection_list_of(const AgentHello& hello) {
+  auto offers = [&](const char* what) {
+    return std::find(hello.faults.begin(), hello.faults.end(), what) != hello.faults.end();
+  };
+  if (!offers("error_injection_list") && !offers("fail_function")) return std::nullopt;
+  ErrorInjectionList list{hello.kernel_release, "booted kernel", {}};
+  for (auto& [name, type] : hello.injectable) list.functions.push_back({name, type});
+  return list;
 }
 
 Result<std::optional<fs::path>> find_kernel(const std::string& kernel) {
@@ -107,6 +118,10 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   auto hello = s->agent_->connect();
   if (!hello) return hello.error();
   s->hello_ = *hello;
+  // Cached so that the next run or check can refuse a function outside it before booting.
+  if (auto list = error_injection_list_of(s->hello_); list && !cached_error_injection_list(s->kernel_))
+    if (auto st = cache_error_injection_list(s->kernel_, *list); !st)
+      progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
   progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB)",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), hello->kernel_release,
            to_string(accel->accel), o.memory_mb);

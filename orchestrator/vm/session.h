@@ -1,6 +1,7 @@
 #pragma once
 // What `exec` (and later `run`) and the benchmarks share: pick kernel, image and accelerator,
 // boot a VM, connect the agent. Owns everything it starts; destruction tears the VM down.
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/vm/accel.h"
 #include "orchestrator/vm/agent_client.h"
 #include "orchestrator/vm/vm.h"
@@ -47,6 +48,9 @@ class Session {
 
 // Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).
 Result<std::filesystem::path> resolve_kernel(const std::string& kernel);
+// The error-injection list a booted kernel reported in hello; nullopt when it has none.
+std::optional<ErrorInjectionList> error_injection_list_of(const AgentHello& hello);
+
 // The kernel resolve_kernel would use, if it exists already (never builds one).
 Result<std::optional<std::filesystem::path>> find_kernel(const std::string& kernel);
 Result<std::filesystem::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes);
