@@ -57,6 +57,23 @@ TEST_CASE("run: bpf_override probability 50 overrides some but not all calls, an
   require_no_leftovers(rt);
 }
 
+TEST_CASE("run: bpf_override hits the armed step's cgroup only; another step's leftover process keeps working") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/bpf-override-step-only.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  // each exec in its own cgroup v2, named in its environment
+  CHECK_THAT(j["steps"][0]["stdout"].get<std::string>(), Catch::Contains("0::/faultbox/step-"));
+  // the armed step's one mkdir, and none of the 40 the background loop made meanwhile
+  CHECK(j["faults"][0]["fired"] == 1);
+  CHECK_THAT(j["steps"][1]["stdout"].get<std::string>(), Catch::Contains("background-still-running"));
+  CHECK_THAT(j["steps"][2]["stdout"].get<std::string>(), Catch::Contains("errors=0"));
+  CHECK_THAT(j["steps"][2]["stdout"].get<std::string>(), Catch::Contains("step-cgroups-removed"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("bpf_override on a function outside the error-injection list: check and run refuse it in one line, exit 2") {
   ScratchDir rt;
   auto file = source("tests/data/scenarios/vm/bpf-override-not-injectable.toml");
