@@ -74,6 +74,19 @@ TEST_CASE("run: bpf_override hits the armed step's cgroup only; another step's l
   require_no_leftovers(rt);
 }
 
+TEST_CASE("run: without cgroup v2 bpf_override falls back to the step's pid") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/bpf-override-no-cgroup2.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["faults"][0]["fired"] == 1);
+  CHECK_THAT(j["steps"][1]["stderr"].get<std::string>(), Catch::Contains("Cannot allocate memory"));
+  CHECK_THAT(j["steps"][2]["stdout"].get<std::string>(), Catch::Contains("[none]"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("bpf_override on a function outside the error-injection list: check and run refuse it in one line, exit 2") {
   ScratchDir rt;
   auto file = source("tests/data/scenarios/vm/bpf-override-not-injectable.toml");
