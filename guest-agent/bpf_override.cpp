@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -204,7 +205,7 @@ class KernelSymbols {
       std::istringstream ls(line);
       std::string addr, kind, name;
       if (!(ls >> addr >> kind >> name) || (kind != "t" && kind != "T")) continue;
-      syms_.emplace_back(std::stoull(addr, nullptr, 16), name);
+      syms_.emplace_back(strtoull(addr.c_str(), nullptr, 16), name);  // no exceptions in PID 1
     }
     std::sort(syms_.begin(), syms_.end());
   }
@@ -344,7 +345,9 @@ std::unique_ptr<Fault> arm_bpf_override(const json& p, ArmError& error) {
   // Refuse up front with the reason; the kernel would refuse the attach with a bare EINVAL.
   if (in_error_injection_list(fn) == false) return not_injectable();
   std::string pmu_type = read_first_line(kKprobePmuType);
-  if (pmu_type.empty()) {
+  char* end = nullptr;
+  unsigned long kprobe_pmu = strtoul(pmu_type.c_str(), &end, 10);
+  if (pmu_type.empty() || *end != '\0') {
     error = {proto::errc::kNotAvailable, std::string("no ") + kKprobePmuType + " (CONFIG_KPROBE_EVENTS off?)"};
     return nullptr;
   }
@@ -371,7 +374,7 @@ std::unique_ptr<Fault> arm_bpf_override(const json& p, ArmError& error) {
   // A kprobe perf event on fn (pid -1, cpu 0: a kprobe event runs its program on every CPU).
   perf_event_attr attr{};
   attr.size = sizeof attr;
-  attr.type = static_cast<std::uint32_t>(std::stoul(pmu_type));
+  attr.type = static_cast<std::uint32_t>(kprobe_pmu);
   attr.config = 0;  // bit 0 would make it a kretprobe
   attr.config1 = ptr(fn.c_str());  // kprobe_func
   attr.config2 = 0;                // offset into it: the entry, where an override is allowed
