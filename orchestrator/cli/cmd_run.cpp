@@ -40,8 +40,9 @@ void print_report(const RunReport& r) {
     excerpt(s.err, "stderr");
   }
   for (auto& f : r.faults) {
-    printf("fault %s (%s): fired %lld time(s); %lld logged, %zu distinct stack(s)\n", f.name.c_str(), f.type.c_str(),
-           static_cast<long long>(f.fired), static_cast<long long>(f.logged), f.stacks.size());
+    std::string of = f.eligible >= 0 ? " of " + std::to_string(f.eligible) + " eligible call(s)" : "";
+    printf("fault %s (%s): fired %lld time(s)%s; %lld logged, %zu distinct stack(s)\n", f.name.c_str(), f.type.c_str(),
+           static_cast<long long>(f.fired), of.c_str(), static_cast<long long>(f.logged), f.stacks.size());
     for (auto& st : f.stacks) printf("    %s\n", st.c_str());
   }
   for (auto& w : r.warnings) printf("warning: %s\n", w.c_str());

@@ -225,6 +225,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       if (!c) continue;
       auto& fr = fault_results[spec->name];
       fr.fired += c->value("fired", 0);
+      if (c->contains("eligible")) fr.eligible = std::max<std::int64_t>(fr.eligible, 0) + c->value("eligible", 0LL);
       // Faults that collect their own stacks (bpf_override, from a BPF stack map) send them here.
       for (auto& sig : c->value("stacks", json::array()))
         if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
@@ -301,6 +302,8 @@ json RunReport::to_json() const {
   for (auto& f : faults)
     j["faults"].push_back({{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged},
                            {"stacks", f.stacks}});
+  for (std::size_t i = 0; i < faults.size(); ++i)
+    if (faults[i].eligible >= 0) j["faults"][i]["eligible"] = faults[i].eligible;
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});
   j["kmsg"] = kmsg;
   return j;

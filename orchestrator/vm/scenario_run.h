@@ -26,6 +26,9 @@ struct FaultResult {
   std::int64_t fired = 0;          // from the kernel's own counter
   std::int64_t logged = 0;         // FAULT_INJECTION records seen (rate-limited by the kernel)
   std::vector<std::string> stacks;  // distinct stack signatures from the log
+  // Calls that could have been failed (bpf_override: by the aimed-at tasks, before the
+  // probability draw); -1 when the fault type does not count them.
+  std::int64_t eligible = -1;
 };
 
 struct RunReport {

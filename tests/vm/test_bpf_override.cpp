@@ -52,6 +52,7 @@ TEST_CASE("run: bpf_override probability 50 overrides some but not all calls, an
   CHECK(fired == failed);  // one __x64_sys_mkdir per mkdir(2): the BPF counter is exact
   CHECK(fired > 0);
   CHECK(fired < 200);
+  CHECK(j["faults"][0]["eligible"] == 200);  // every mkdir of the step reached the program
   // disarmed: mkdir works again, and the agent kept answering throughout
   CHECK(j["steps"][1]["exit_code"] == 0);
   require_no_leftovers(rt);
