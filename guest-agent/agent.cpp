@@ -26,6 +26,14 @@ namespace fb::agent {
 
 using nlohmann::json;
 
+namespace {
+
+// What a forked child reports through its status pipe when it cannot become the step.
+constexpr int kChildStageExec = 0;    // chdir or execvp failed
+constexpr int kChildStageCgroup = 1;  // moving into the step's cgroup failed
+
+}  // namespace
+
 std::uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -267,7 +275,32 @@ void Agent::handle_exec(const json& req) {
     reply_error(id, proto::errc::kBadRequest, "\"fail_nth\" must be 0..2147483647");
     return;
   }
-  bool stop_at_exec = make_it_fail || fail_nth > 0;
+  // Faults that choose their victims themselves (bpf_override) are told the step's cgroup.
+  std::vector<int> aimed;
+  if (auto it = req.find("faults"); it != req.end()) {
+    for (auto& h : *it) {
+      int handle = h.get<int>();
+      if (!faults_.count(handle)) {
+        reply_error(id, proto::errc::kNoSuchFault, "no armed fault " + std::to_string(handle));
+        return;
+      }
+      aimed.push_back(handle);
+    }
+  }
+  // Both wait for the program's first instruction, so neither hits the agent's fork and exec.
+  bool stop_at_exec = make_it_fail || fail_nth > 0 || !aimed.empty();
+  // Instead of the whole step, its faults hit what it moves into $FAULTBOX_CGROUP/target.
+  bool aim_self = req.value("aim_self", false);
+  std::uint32_t ch = next_channel_++;
+  std::optional<StepCgroup> cgroup;
+  if (!opts_.step_cgroup_root.empty()) {
+    auto cg = StepCgroup::create(opts_.step_cgroup_root, ch);
+    // Without cgroup v2 the step still runs; BPF faults then fall back to its pid.
+    if (cg) cgroup = std::move(*cg);
+    else fprintf(stderr, "faultbox-agent: no step cgroup: %s\n", cg.error().message.c_str());
+  }
+  int cgroup_procs = cgroup ? cgroup->procs_fd() : -1;
+  if (cgroup) env.push_back("FAULTBOX_CGROUP=" + cgroup->path());
 
   int out[2], err[2], status_pipe[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -291,22 +324,24 @@ void Agent::handle_exec(const json& req) {
     dup2(devnull, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    auto fail = [&](int stage) {
+      int report[2] = {stage, errno};
+      (void)!write(status_pipe[1], report, sizeof report);
+      _exit(127);
+    };
+    // Into the step's cgroup before exec, so everything the step starts is in it.
+    if (cgroup_procs >= 0 && write(cgroup_procs, "0", 1) != 1) fail(kChildStageCgroup);
     // The mark must start at the program's first instruction, not before execve (whose own
     // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
     if (stop_at_exec) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
-    if (chdir(cwd.c_str()) != 0) {
-      int e = errno;
-      (void)!write(status_pipe[1], &e, sizeof e);
-      _exit(127);
-    }
+    if (chdir(cwd.c_str()) != 0) fail(kChildStageExec);
     // execvpe would search the agent's own PATH (as PID 1 the kernel gives it none); the
     // command's PATH must decide where its program is found.
     environ = cenv.data();
     execvp(cargv[0], cargv.data());
-    int e = errno;
-    (void)!write(status_pipe[1], &e, sizeof e);
-    _exit(127);
+    fail(kChildStageExec);
   }
+  if (cgroup) cgroup->close_procs();
   close(out[1]);
   close(err[1]);
   close(status_pipe[1]);
@@ -315,44 +350,56 @@ void Agent::handle_exec(const json& req) {
     reply_error(id, proto::errc::kExecFailed, std::string("fork: ") + strerror(errno));
     return;
   }
-  int child_errno = 0;
+  int child_failure[2] = {0, 0};  // stage, errno
   ssize_t n;
   do {
-    n = read(st_r.get(), &child_errno, sizeof child_errno);
+    n = read(st_r.get(), child_failure, sizeof child_failure);
   } while (n < 0 && errno == EINTR);
-  if (n == sizeof child_errno) {
+  if (n == sizeof child_failure) {
     int st;
     waitpid(pid, &st, 0);
-    reply_error(id, proto::errc::kExecFailed, argv[0] + ": " + strerror(child_errno));
+    std::string what = child_failure[0] == kChildStageCgroup ? "joining " + cgroup->path() : argv[0];
+    reply_error(id, proto::errc::kExecFailed, what + ": " + strerror(child_failure[1]));
     return;
   }
+  StepProcess step{ch, aim_self ? -1 : pid, cgroup ? (aim_self ? cgroup->target_id() : cgroup->id()) : 0};
   if (stop_at_exec) {
     int st = 0;
     std::string why;
-    auto write_proc = [&](const char* file, const std::string& value) {
-      std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-      Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!f || write(f.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
-        why = path + ": " + strerror(errno);
-    };
+    std::size_t started = 0;
     if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
       why = "child did not stop at exec";
     } else {
-      if (make_it_fail) write_proc("make-it-fail", "1");
-      if (fail_nth > 0 && why.empty()) write_proc("fail-nth", std::to_string(fail_nth));
+      if (make_it_fail) {
+        std::string path = "/proc/" + std::to_string(pid) + "/make-it-fail";
+        Fd mf(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!mf || write(mf.get(), "1", 1) != 1) why = "make-it-fail: " + path + ": " + strerror(errno);
+      }
+      if (fail_nth > 0 && why.empty()) {
+        std::string path = "/proc/" + std::to_string(pid) + "/fail-nth";
+        Fd fn(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        std::string v = std::to_string(fail_nth);
+        if (!fn || write(fn.get(), v.data(), v.size()) != static_cast<ssize_t>(v.size()))
+          why = "fail-nth: " + path + ": " + strerror(errno);
+      }
+      for (; why.empty() && started < aimed.size(); ++started)
+        if (auto s = faults_[aimed[started]]->on_step_start(step); !s) why = s.error().message;
     }
     ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
     if (!why.empty()) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
-      reply_error(id, proto::errc::kExecFailed, "marking the process: " + why);
+      for (std::size_t i = 0; i < started; ++i) faults_[aimed[i]]->on_step_end(step);
+      reply_error(id, proto::errc::kExecFailed, why);
       return;
     }
   }
   fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-  std::uint32_t ch = next_channel_++;
   Exec& e = execs_[ch];
+  e.cgroup = std::move(cgroup);
+  e.faults = std::move(aimed);
+  e.step = step;
   e.request_id = id.is_number_integer() ? id.get<std::int64_t>() : 0;
   e.channel = ch;
   e.pid = pid;
@@ -535,9 +582,12 @@ void Agent::reap_children() {
       }
     }
   }
+  remove_leftover_step_cgroups();
 }
 
 void Agent::finish(Exec& e) {
+  for (int h : e.faults)
+    if (auto it = faults_.find(h); it != faults_.end()) it->second->on_step_end(e.step);
   json ev = {{"event", proto::event::kExit},
              {"id", e.request_id},
              {"channel", e.channel},

@@ -4,6 +4,7 @@
 // stay small and predictable.
 #include "common/fd.h"
 #include "guest-agent/faults.h"
+#include "guest-agent/step_cgroup.h"
 #include "protocol/frame.h"
 #include "protocol/line_splitter.h"
 
@@ -11,12 +12,17 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace fb::agent {
 
 struct AgentOptions {
   bool pid1 = false;  // reap every orphan, end the VM on shutdown
+  // Where each exec gets its own cgroup v2 (step-<channel>); empty: none (the agent on the
+  // host must not touch the host's cgroups).
+  std::string step_cgroup_root;
 };
 
 class Agent {
@@ -38,6 +44,9 @@ class Agent {
     int wait_status = 0;
     unsigned fail_nth = 0;            // what was written to /proc/<pid>/fail-nth at the exec stop
     long long fail_nth_left = -1;     // read back as the process exited: 0 means it was injected
+    std::optional<StepCgroup> cgroup;
+    std::vector<int> faults;  // handles of the armed faults aimed at this exec
+    StepProcess step;         // what they were told
   };
 
   void on_control_readable();

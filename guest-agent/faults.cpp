@@ -1,7 +1,7 @@
 #include "guest-agent/faults.h"
 
 #include "guest-agent/block_faults.h"
-
+#include "guest-agent/bpf_override.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -185,6 +185,7 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
   std::string type = spec.value("type", "");
   const json& p = spec.contains("params") ? spec["params"] : json::object();
   if (is_block_fault_type(type)) return arm_block_fault(spec, error);
+  if (type == "bpf_override") return arm_bpf_override(p, error);
   static const std::vector<std::string> kAttrTypes = {"failslab",          "fail_page_alloc", "fail_futex",
                                                       "fail_usercopy",     "fail_function",   "fail_make_request",
                                                       "fail_io_timeout"};

@@ -2,13 +2,25 @@
 // Fault modules of the agent. Each arms one kernel fault interface from a JSON spec, disarms
 // it, and reads back how often it fired. Safe defaults: task_filter on (only processes the
 // agent marks with make-it-fail can fail, never the agent or init), verbose 1.
+#include "common/result.h"
+
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 
 namespace fb::agent {
+
+// The step an exec request aims faults at (its "faults" handles).
+struct StepProcess {
+  std::uint32_t channel = 0;
+  int pid = -1;  // the step's first process, stopped at its first instruction; -1: not aimed at
+  // The cgroup v2 whose tasks the fault hits: the step's own (its children inherit it), or its
+  // `target` child when the step moves itself in right before the call under test; 0: none.
+  std::uint64_t cgroup_id = 0;
+};
 
 class Fault {
  public:
@@ -22,6 +34,12 @@ class Fault {
   // What steps need to know about the armed fault, e.g. {"device": "/dev/dm-0"} for a fault
   // that creates a block device; the host exports it as FAULTBOX_FAULT_<NAME>_<KEY>.
   virtual nlohmann::json info() const { return nlohmann::json::object(); }
+  // Faults that pick their victims themselves (BPF) learn the step here: called while its first
+  // process is stopped right after exec, so the fault starts with the program's first
+  // instruction and never hits the agent's fork and exec. An error fails the exec.
+  virtual Status on_step_start(const StepProcess&) { return {}; }
+  // The step was reaped; forget it (a pid may be reused).
+  virtual void on_step_end(const StepProcess&) {}
 };
 
 struct ArmError {

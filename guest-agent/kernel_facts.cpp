@@ -56,8 +56,11 @@ nlohmann::json collect_kernel_facts() {
   }
   facts["faults"] = faults;
 
+  // The kernel's error-injection list (what fail_function and bpf_override_return may fail);
+  // fail_function/injectable prints the same list.
   auto injectable = nlohmann::json::array();
-  std::ifstream inj("/sys/kernel/debug/fail_function/injectable");
+  std::ifstream inj("/sys/kernel/debug/error_injection/list");
+  if (!inj) inj.open("/sys/kernel/debug/fail_function/injectable");
   while (std::getline(inj, line)) {
     std::istringstream ls(line);
     std::string fn, type;

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     if (!control) die_as_init(control.error().message);
     auto trace = fb::agent::open_virtio_port(fb::proto::kTracePortName, 10000);
     if (!trace) die_as_init(trace.error().message);
-    fb::agent::Agent agent(std::move(*control), std::move(*trace), {.pid1 = true});
+    fb::agent::Agent agent(std::move(*control), std::move(*trace), {.pid1 = true, .step_cgroup_root = "/sys/fs/cgroup/faultbox"});
     agent.run();
     fb::agent::end_vm();
   }

@@ -2,7 +2,9 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/scenario.h"
+#include "orchestrator/vm/session.h"
 
 #include <cstdio>
 
@@ -31,6 +33,14 @@ Runner add_check(CLI::App& app) {
         rc = exit_code::kUsage;
         continue;
       }
+      // Functions to fail are checked against the kernel run would boot, when its list is known.
+      if (auto kernel = find_kernel(sc->vm.kernel); kernel && *kernel)
+        if (auto list = cached_error_injection_list(**kernel))
+          if (auto e = find_uninjectable_fault(*sc, *list)) {
+            log_line(Verbosity::Quiet, e->message);
+            rc = exit_code::kUsage;
+            continue;
+          }
       printf("%s: ok: \"%s\", %zu step(s), %zu fault(s), %zu disk(s)\n", f.c_str(), sc->name.c_str(),
              sc->steps.size(), sc->faults.size(), sc->disks.size());
     }

@@ -1,6 +1,7 @@
 // faultbox kernel build|path: build (or find) the fault-injection kernel.
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
 
@@ -11,7 +12,7 @@ namespace fb::cli {
 namespace {
 
 struct KernelOptions {
-  std::string source, config, fragment_dir;
+  std::string source, config, fragment_dir, vmlinux;
   std::vector<std::string> fragments;
   int jobs = 0;
   bool force = false;
@@ -48,8 +49,32 @@ Runner add_kernel(CLI::App& app) {
   build->add_flag("--force", o->force, "rebuild even when a cached kernel matches");
   auto* path = kernel->add_subcommand("path", "Print the cached kernel's bzImage path (exit 1 when not built)");
   add_common(path, *o);
-  return [o, build]() -> int {
+  auto* injectable = kernel->add_subcommand(
+      "injectable", "Print the kernel's error-injection list (what fail_function and bpf_override may fail) as "
+                    "'function<TAB>type'; exit 1 while it is unknown (it is learnt at the kernel's first boot)");
+  add_common(injectable, *o);
+  injectable->add_option("--vmlinux", o->vmlinux, "read it from this vmlinux instead of the cache");
+  return [o, build, injectable]() -> int {
     auto opts = to_build_options(*o);
+    if (injectable->parsed()) {
+      std::optional<ErrorInjectionList> list;
+      if (!o->vmlinux.empty()) {
+        auto l = read_error_injection_list(o->vmlinux);
+        if (!l) {
+          log_line(Verbosity::Quiet, l.error().message);
+          return exit_code::from_error(l.error());
+        }
+        list = std::move(*l);
+      } else if (auto k = find_cached_kernel(opts); k && *k) {
+        list = cached_error_injection_list((*k)->bzimage);
+      }
+      if (!list) {
+        log_line(Verbosity::Quiet, "kernel: error-injection list not known yet (boot the kernel once, e.g. faultbox exec -- true)");
+        return 1;
+      }
+      for (auto& f : list->functions) printf("%s\t%s\n", f.function.c_str(), f.type.c_str());
+      return 0;
+    }
     if (build->parsed()) {
       auto k = build_kernel(opts);
       if (!k) {

@@ -80,8 +80,9 @@ std::string format_report(const RunReport& r) {
     excerpt(s.err, "stderr");
   }
   for (auto& f : r.faults) {
-    out += fmt::format("fault {} ({}): fired {} time(s); {} logged, {} distinct stack(s)\n", f.name, f.type, f.fired,
-                       f.logged, f.stacks.size());
+    std::string of = f.eligible >= 0 ? " of " + std::to_string(f.eligible) + " eligible call(s)" : "";
+    out += fmt::format("fault {} ({}): fired {} time(s){}; {} logged, {} distinct stack(s)\n", f.name, f.type, f.fired,
+                       of, f.logged, f.stacks.size());
     for (auto& st : f.stacks) out += fmt::format("    {}\n", st);
     // fail_nth: what each failed site did to the command; a site whose failure the command
     // did not notice (exit 0) is often the interesting one.

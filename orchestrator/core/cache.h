@@ -2,7 +2,8 @@
 // The user's cache: $XDG_CACHE_HOME/faultbox or ~/.cache/faultbox (FAULTBOX_CACHE_DIR wins).
 //   src/<id>/       extracted kernel sources
 //   kbuild/<id>/    kernel build trees (incremental, shared by configs)
-//   kernels/<hash>/ finished kernels: bzImage, config, build.log, meta.json
+//   kernels/<hash>/ finished kernels: bzImage, config, build.log, meta.json, error_injection.json
+//   error-injection/<sha256>.json  error-injection lists of other kernel images, from their first boot
 //   images/<hash>/  boot images: initramfs.cpio, meta.json
 //   ccache/         the compiler cache used by kernel builds
 //   accel/          accelerator probe verdicts

@@ -4,6 +4,7 @@
 #include "common/files.h"
 #include "common/process.h"
 #include "orchestrator/core/cache.h"
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/kconfig.h"
 #include "orchestrator/core/log.h"
 
@@ -320,6 +321,14 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   FB_TRY(copy_file_atomic(build / "arch/x86/boot/bzImage", tmp / "bzImage"));
   FB_TRY(copy_file_atomic(build / ".config", tmp / "config"));
   FB_TRY(copy_file_atomic(log, tmp / "build.log"));
+  // The functions fail_function and bpf_override may fail, so scenarios are checked before boot.
+  if (auto list = read_error_injection_list(build / "vmlinux")) {
+    list->release = release;
+    FB_TRY(write_error_injection_list(tmp / kErrorInjectionFile, *list));
+  } else {
+    progress("kernel: no error-injection list from vmlinux ({}); it is cached at the first boot instead",
+             list.error().message);
+  }
   nlohmann::json meta = {{"hash", in->hash},
                          {"release", release},
                          {"source", in->source.string()},

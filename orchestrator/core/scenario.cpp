@@ -76,7 +76,8 @@ std::vector<SectionSpec> build_schema() {
                 {"timeout", ValueKind::Duration, false, 0, 0, "kill the step after this long (verdict hang)"},
                 {"mark_task", ValueKind::Bool, false, 0, 0,
                  "mark the step for task-filtered faults from its first instruction (default true); false when "
-                 "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test"},
+                 "the step marks itself (echo 1 > /proc/self/make-it-fail) right before the call under test, or for "
+                 "bpf_override moves itself into its target cgroup (echo $$ > $FAULTBOX_CGROUP/target/cgroup.procs)"},
                 {"snapshot", ValueKind::StringArray, false, 0, 0,
                  "guest files read before and after the step (e.g. /proc/swaps, /proc/meminfo, a cgroup's "
                  "memory.stat); the report shows what changed"},
@@ -163,7 +164,8 @@ std::vector<SectionSpec> build_schema() {
                              "so one value per run"}},
                            false)});
   s.push_back({"fault.bpf_override",
-               with_common({{"function", ValueKind::String, true, 0, 0, "an ALLOW_ERROR_INJECTION function"},
+               with_common({{"function", ValueKind::String, true, 0, 0,
+                             "a function in the kernel's error-injection list (faultbox kernel injectable)"},
                             {"retval", ValueKind::Int, false, INT64_MIN, kNoMax, "value it returns (default -12)"},
                             {"probability", ValueKind::Int, false, 0, 100, "percent of calls overridden (default 100)"}},
                            false)});

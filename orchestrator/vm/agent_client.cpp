@@ -186,6 +186,8 @@ Result<std::int64_t> AgentClient::kmsg_mark() {
 
 Result<std::uint32_t> AgentClient::start_exec(const ExecRequest& req, const OutputSink& sink) {
   json j = {{"op", proto::op::kExec}, {"argv", req.argv}, {"cwd", req.cwd}, {"make_it_fail", req.make_it_fail}};
+  if (!req.faults.empty()) j["faults"] = req.faults;
+  if (req.aim_self) j["aim_self"] = true;
   if (!req.env.empty()) j["env"] = req.env;
   if (req.fail_nth > 0) j["fail_nth"] = req.fail_nth;
   auto reply = request(j, timeouts_.request);

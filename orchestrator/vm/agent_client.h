@@ -31,6 +31,8 @@ struct ExecRequest {
   unsigned fail_nth = 0;                 // fail the Nth fault site the process reaches (0: off)
   // Called when the timeout passes, before the command is killed: the moment to look at it.
   std::function<void()> on_timeout;
+  std::vector<int> faults;               // armed faults aimed at this exec (told its cgroup and pid)
+  bool aim_self = false;                 // they hit only what the step moves into $FAULTBOX_CGROUP/target
 };
 
 struct ArmedFault {

@@ -3,6 +3,7 @@
 #include "common/fd.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/crash_report.h"
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/kmsg.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/session.h"
@@ -240,7 +241,8 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     static const std::set<std::string> kImplemented = {"failslab",        "fail_page_alloc", "fail_futex",
                                                        "fail_usercopy",   "fail_function",   "fail_make_request",
                                                        "fail_io_timeout", "fail_nth",        "dm_dust",
-                                                       "dm_flakey",       "scsi_debug",      "null_blk"};
+                                                       "dm_flakey",       "scsi_debug",      "null_blk",
+                                                       "bpf_override"};
     if (!kImplemented.count(f.type))
       return fail_with(make_error(ErrorKind::Usage, "{}: fault type '{}' is not implemented by faultbox run yet",
                                   f.where.str(), f.type));
@@ -261,6 +263,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       seen = &f;
     }
   }
+  // A function outside the kernel's error-injection list is refused before any boot work,
+  // when the list of the kernel this run would boot is known (read from its vmlinux when
+  // faultbox built it, or cached from an earlier boot).
+  if (auto kernel = find_kernel(sc.vm.kernel); kernel && *kernel)
+    if (auto list = cached_error_injection_list(**kernel))
+      if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
 
   auto root = runtime_root();
   if (!root) return fail_with(root.error());
@@ -303,18 +311,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   });
   if (!st) return fail_with(st.error());
 
-  // fail_function targets are checked against this kernel before anything runs.
-  for (auto& f : sc.faults) {
-    if (f.type != "fail_function") continue;
-    std::string fn = f.params.value("function", "");
-    bool ok = false;
-    for (auto& [name, type] : (*session)->hello().injectable) ok |= name == fn;
-    if (!ok)
-      return fail_with(make_error(ErrorKind::Usage,
-                                  "{}: '{}' is not injectable in kernel {} (not in fail_function/injectable: only "
-                                  "ALLOW_ERROR_INJECTION functions can be failed)",
-                                  f.where.str(), fn, r.kernel_release));
-  }
+  // The booted kernel's own list, for kernels whose list was not known before boot.
+  if (auto list = error_injection_list_of((*session)->hello()))
+    if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
 
   std::map<std::string, FaultResult> fault_results;
   for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};
@@ -350,6 +349,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       for (auto& p : step.snapshot) run->sr.snapshots.push_back({p, (*files)[p], ""});
     }
     std::map<std::string, std::string> req_env;
+    ExecRequest& req = run->req;
     bool mark = false;
     for (auto& f : sc.faults) {
       if (!armed_for(f, step.name) || f.type == "fail_nth") continue;  // fail_nth rides on the exec
@@ -361,13 +361,14 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
         return e;
       }
       mark |= a->needs_task_mark;
+      req.faults.push_back(a->handle);
       add_fault_env(req_env, f.name, a->info);
       run->armed.emplace_back(&f, *a);
     }
-    ExecRequest& req = run->req;
     req.argv = step.argv;
     req.env = req_env;
     req.make_it_fail = mark && step.mark_task;
+    req.aim_self = !step.mark_task;
     req.on_timeout = [&] { r.hang_evidence = collect_hang_evidence(**session); };
     // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
     auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
@@ -392,7 +393,11 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       fr.fired += c->value("fired", 0);
       for (auto& [k, v] : c->items()) {
         if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
-        if (k == "stacks" && v.is_array()) {  // recorded by the agent (tracefs), not logged by the kernel
+        if (k == "eligible") {  // bpf_override: calls by the aimed-at tasks, before the probability draw
+          fr.eligible = std::max<std::int64_t>(fr.eligible, 0) + v.get<std::int64_t>();
+          continue;
+        }
+        if (k == "stacks" && v.is_array()) {  // collected by the agent (tracefs, a BPF stack map), not logged by the kernel
           for (auto& sig : v)
             if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
               fr.stacks.push_back(sig);
@@ -547,6 +552,7 @@ json RunReport::to_json() const {
     json fj = {{"name", f.name}, {"type", f.type}, {"fired", f.fired}, {"logged", f.logged}, {"stacks", f.stacks}};
     if (!f.notes.empty()) fj["notes"] = f.notes;
     fj["details"] = f.details;
+    if (f.eligible >= 0) fj["eligible"] = f.eligible;
     if (!f.nth_runs.empty()) {
       fj["nth_runs"] = json::array();
       for (auto& n : f.nth_runs)

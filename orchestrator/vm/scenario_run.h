@@ -46,6 +46,9 @@ struct FaultResult {
   // What else the agent reported at disarm (e.g. a dm-dust bad-block list, the SCSI error kinds
   // injected, the first failed I/O records); numbers add up over steps, the rest is the last step's.
   nlohmann::json details = nlohmann::json::object();
+  // Calls that could have been failed (bpf_override: by the aimed-at tasks, before the
+  // probability draw); -1 when the fault type does not count them.
+  std::int64_t eligible = -1;
 };
 
 struct RunReport {

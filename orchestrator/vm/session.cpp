@@ -5,6 +5,7 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/qemu.h"
 
+#include <algorithm>
 #include <csignal>
 
 namespace fb {
@@ -48,6 +49,27 @@ Result<fs::path> resolve_kernel(const std::string& kernel) {
   return built->bzimage;
 }
 
+std::optional<ErrorInjectionList> error_injection_list_of(const AgentHello& hello) {
+  auto offers = [&](const char* what) {
+    return std::find(hello.faults.begin(), hello.faults.end(), what) != hello.faults.end();
+  };
+  if (!offers("error_injection_list") && !offers("fail_function")) return std::nullopt;
+  ErrorInjectionList list{hello.kernel_release, "booted kernel", {}};
+  for (auto& [name, type] : hello.injectable) list.functions.push_back({name, type});
+  return list;
+}
+
+Result<std::optional<fs::path>> find_kernel(const std::string& kernel) {
+  if (!kernel.empty()) {
+    FB_TRY(check_kernel_image(kernel));
+    return std::optional<fs::path>(fs::absolute(kernel));
+  }
+  auto cached = find_cached_kernel(KernelBuildOptions{});
+  if (!cached) return cached.error();
+  if (!*cached) return std::optional<fs::path>();
+  return std::optional<fs::path>((*cached)->bzimage);
+}
+
 Result<fs::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes) {
   if (!initrd.empty()) {
     FB_TRY(check_boot_image(initrd));
@@ -74,8 +96,8 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   progress("accel: {}", accel->reason);
 
   std::unique_ptr<Session> s(new Session());
-  s->timeouts_ = Timeouts::for_accel(accel->accel);
   s->kernel_ = *kernel;
+  s->timeouts_ = Timeouts::for_accel(accel->accel);
   VmSpec spec;
   spec.kernel = *kernel;
   spec.initrd = *initrd;
@@ -96,6 +118,10 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   auto hello = s->agent_->connect();
   if (!hello) return hello.error();
   s->hello_ = *hello;
+  // Cached so that the next run or check can refuse a function outside it before booting.
+  if (auto list = error_injection_list_of(s->hello_); list && !cached_error_injection_list(s->kernel_))
+    if (auto st = cache_error_injection_list(s->kernel_, *list); !st)
+      progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
   progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB)",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), hello->kernel_release,
            to_string(accel->accel), o.memory_mb);

@@ -1,6 +1,7 @@
 #pragma once
 // What `exec` (and later `run`) and the benchmarks share: pick kernel, image and accelerator,
 // boot a VM, connect the agent. Owns everything it starts; destruction tears the VM down.
+#include "orchestrator/core/error_injection.h"
 #include "orchestrator/vm/accel.h"
 #include "orchestrator/vm/agent_client.h"
 #include "orchestrator/vm/vm.h"
@@ -30,9 +31,9 @@ class Session {
   AgentClient& agent() { return *agent_; }
   Vm& vm() { return *vm_; }
   const AgentHello& hello() const { return hello_; }
+  const std::filesystem::path& kernel() const { return kernel_; }
   asio::io_context& io() { return io_; }
   const Timeouts& timeouts() const { return timeouts_; }
-  const std::filesystem::path& kernel() const { return kernel_; }
   Status shutdown();
 
  private:
@@ -42,12 +43,17 @@ class Session {
   std::unique_ptr<Vm> vm_;
   std::unique_ptr<AgentClient> agent_;
   AgentHello hello_;
-  Timeouts timeouts_;
   std::filesystem::path kernel_;
+  Timeouts timeouts_;
 };
 
 // Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).
 Result<std::filesystem::path> resolve_kernel(const std::string& kernel);
+// The error-injection list a booted kernel reported in hello; nullopt when it has none.
+std::optional<ErrorInjectionList> error_injection_list_of(const AgentHello& hello);
+
+// The kernel resolve_kernel would use, if it exists already (never builds one).
+Result<std::optional<std::filesystem::path>> find_kernel(const std::string& kernel);
 Result<std::filesystem::path> resolve_initrd(const std::string& initrd, const std::vector<std::string>& includes);
 
 // Installs SIGINT/SIGTERM/SIGHUP handling: while a VM is up the signal only sets a flag so

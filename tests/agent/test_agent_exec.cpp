@@ -109,3 +109,24 @@ TEST_CASE("shutdown ends the agent process") {
   REQUIRE(f.vm->exit_info());
   CHECK(f.vm->exit_info()->status.code == 0);
 }
+
+TEST_CASE("an exec aiming faults that are not armed is refused with no_such_fault, and nothing runs") {
+  test::FakeVm f;
+  test::Captured c;
+  auto req = cmd({"sh", "-c", "echo ran"});
+  req.faults = {42};
+  auto r = f.agent->exec(req, c.sink());
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("no armed fault 42"));
+  CHECK(c.out.empty());
+  auto again = f.agent->exec(cmd({"true"}), c.sink());
+  REQUIRE(again.ok());
+}
+
+TEST_CASE("the agent on the host makes no step cgroups (it must not touch the host's)") {
+  test::FakeVm f;
+  test::Captured c;
+  auto r = f.agent->exec(cmd({"sh", "-c", "echo \"[${FAULTBOX_CGROUP-unset}]\""}), c.sink());
+  REQUIRE(r.ok());
+  CHECK(c.out == "[unset]\n");
+}
