@@ -407,7 +407,6 @@ void Agent::handle_exec(const json& req) {
   e.err = std::move(err_r);
   e.started_ns = monotonic_ns();
   e.fail_nth = static_cast<unsigned>(fail_nth);
-  if (e.fail_nth > 0) lift_fault_log_ratelimit();
   reply_ok(req, {{"channel", ch}, {"pid", pid}});
 }
 
@@ -601,7 +600,6 @@ void Agent::finish(Exec& e) {
     ev["signal"] = WTERMSIG(e.wait_status);
   }
   if (e.fail_nth > 0) {
-    restore_fault_log_ratelimit();
     ev["fail_nth"] = e.fail_nth;
     ev["fail_nth_left"] = e.fail_nth_left;
   }

@@ -152,32 +152,6 @@ std::string yn(bool b) { return b ? "Y" : "N"; }
 
 }  // namespace
 
-namespace {
-int g_ratelimit_lifts = 0;
-std::map<std::string, std::string> g_saved_ratelimit;  // file -> value before the lift
-const char* const kAttrDirs[] = {"failslab",      "fail_page_alloc", "fail_futex",     "fail_usercopy",
-                                 "fail_function", "fail_make_request", "fail_io_timeout"};
-}  // namespace
-
-void lift_fault_log_ratelimit() {
-  if (g_ratelimit_lifts++ > 0) return;
-  std::string err;
-  for (const char* d : kAttrDirs) {
-    std::string file = g_debugfs + "/" + d + "/verbose_ratelimit_interval_ms";
-    std::string old = read_text(file);
-    if (old.empty()) continue;
-    g_saved_ratelimit[file] = old;
-    write_text(file, "0", err);
-  }
-}
-
-void restore_fault_log_ratelimit() {
-  if (g_ratelimit_lifts == 0 || --g_ratelimit_lifts > 0) return;
-  std::string err;
-  for (auto& [file, value] : g_saved_ratelimit) write_text(file, value, err);
-  g_saved_ratelimit.clear();
-}
-
 void set_debugfs_root(const std::string& root) { g_debugfs = root; }
 void set_sysfs_root(const std::string& root) { g_sysfs = root; }
 

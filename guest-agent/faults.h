@@ -50,11 +50,6 @@ struct ArmError {
 // spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
 std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
 
-// The kernel logs injected failures at most 10 per 5 s per fault type. A fail-nth run injects
-// exactly one, so for its duration the limit is lifted (verbose_ratelimit_interval_ms = 0) and
-// every injected site is logged with its stack; nested calls are counted.
-void lift_fault_log_ratelimit();
-void restore_fault_log_ratelimit();
 // The sysfs directory of "disk:NAME" or "disk:NAME/N" (the virtio disk whose serial is NAME),
 // or "" with err saying why not.
 std::string resolve_disk_target(const std::string& target, std::string& err);

@@ -65,8 +65,11 @@ void KmsgParser::feed(std::string_view bytes, std::vector<KmsgRecord>& out) {
 }
 
 std::string InjectionEvent::stack_signature() const {
+  // Ten frames tell the callers apart that matter for error paths: the same failing bio under
+  // kswapd (... shrink_node <- balance_pgdat <- kswapd) and under a task's direct reclaim
+  // (... shrink_node <- do_try_to_free_pages <- try_to_free_mem_cgroup_pages).
   std::string s;
-  for (std::size_t i = 0; i < frames.size() && i < 6; ++i) s += (i ? " <- " : "") + frames[i];
+  for (std::size_t i = 0; i < frames.size() && i < 10; ++i) s += (i ? " <- " : "") + frames[i];
   return s;
 }
 

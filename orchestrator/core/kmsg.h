@@ -30,7 +30,7 @@ struct InjectionEvent {
   std::string fault;                // the debugfs attribute's name: failslab, fail_make_request, ...
   std::string task;                 // "Comm: xxx" of the failing task, when dumped
   std::vector<std::string> frames;  // call trace, innermost first, without the injection machinery
-  std::string stack_signature() const;  // "f1 <- f2 <- f3" of the first frames
+  std::string stack_signature() const;  // "f1 <- f2 <- ... <- f10" of the first ten frames
 };
 
 std::vector<InjectionEvent> find_injections(const std::vector<KmsgRecord>& records);

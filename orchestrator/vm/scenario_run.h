@@ -39,7 +39,7 @@ struct NthRun {
 struct FaultResult {
   std::string name, type;
   std::int64_t fired = 0;          // from the kernel's own counter
-  std::int64_t logged = 0;         // FAULT_INJECTION records seen (rate-limited by the kernel)
+  std::int64_t logged = 0;         // FAULT_INJECTION records seen (silent for __GFP_NOWARN callers)
   std::vector<std::string> stacks;  // distinct stack signatures from the log
   std::vector<NthRun> nth_runs;     // fail_nth: one per run of the step
   std::vector<std::string> notes;

@@ -235,3 +235,29 @@ TEST_CASE("run: a failed copy-back in ppoll fires at put_timespec64 and ppoll st
   CHECK_THAT(j["steps"][1]["stdout"].get<std::string>(), Catch::Contains("errno EFAULT"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: failing swap writes under memcg and global pressure show reclaim stacks and before/after figures (S7)") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/swap-write-errors-under-memcg-pressure.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  auto& f = j["faults"][0];
+  CHECK(f["fired"] == 120);  // times = 60, armed for two steps
+  std::string stacks = f["stacks"].dump();
+  CHECK_THAT(stacks, Catch::Contains("__swap_writepage"));
+  CHECK_THAT(stacks, Catch::Contains("try_to_free_mem_cgroup_pages"));  // the workload's memcg reclaim
+  bool global = stacks.find("kswapd") != std::string::npos || stacks.find("try_to_free_pages") != std::string::npos;
+  CHECK(global);  // kswapd or a task's global direct reclaim under the sibling's pressure
+  // Figures before and after: the workload cgroup's charge and swap grew under its limit.
+  std::map<std::string, nlohmann::json> snaps;
+  for (auto& s : j["steps"][1]["snapshots"]) snaps[s["path"]] = s;
+  REQUIRE(snaps.count("/sys/fs/cgroup/work/memory.swap.current"));
+  CHECK(snaps["/sys/fs/cgroup/work/memory.swap.current"]["before"] == "0\n");
+  CHECK(std::stoll(snaps["/sys/fs/cgroup/work/memory.swap.current"]["after"].get<std::string>()) > 0);
+  CHECK(std::stoll(snaps["/sys/fs/cgroup/work/memory.current"]["after"].get<std::string>()) <= 16 << 20);
+  CHECK_THAT(snaps["/proc/meminfo"]["after"].get<std::string>(), Catch::Contains("SwapFree:"));
+  CHECK_THAT(r.out, Catch::Contains("snapshot /proc/swaps:"));
+  require_no_leftovers(rt);
+}
