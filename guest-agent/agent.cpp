@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,7 @@ int Agent::run() {
     pfds.push_back({control_.get(), POLLIN, 0});
     pfds.push_back({sigchld_.get(), POLLIN, 0});
     pfds.push_back({kmsg_ ? kmsg_.get() : -1, POLLIN, 0});
+    pfds.push_back({trace_pipe_ ? trace_pipe_.get() : -1, POLLIN, 0});
     // Remember which exec/stream each pollfd belongs to.
     std::vector<std::pair<std::uint32_t, proto::Stream>> owners;
     for (auto& [ch, e] : execs_) {
@@ -93,7 +95,7 @@ int Agent::run() {
       fprintf(stderr, "faultbox-agent: poll: %s\n", strerror(errno));
       return 1;
     }
-    constexpr std::size_t kFirstExecFd = 3;
+    constexpr std::size_t kFirstExecFd = 4;
     for (std::size_t i = kFirstExecFd; i < pfds.size(); ++i) {
       if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       auto [ch, stream] = owners[i - kFirstExecFd];
@@ -104,6 +106,7 @@ int Agent::run() {
     }
     if (pfds[1].revents & POLLIN) reap_children();
     if (pfds[2].revents & POLLIN) pump_kmsg();
+    if (pfds[3].revents & POLLIN) pump_trace_events();
     if (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)) on_control_readable();
     // An exec is finished once its process is reaped and both pipes are drained.
     for (auto it = execs_.begin(); it != execs_.end();) {
@@ -212,6 +215,8 @@ void Agent::handle_request(const json& req) {
     handle_sysrq(req);
   } else if (op == proto::op::kRead) {
     handle_read(req);
+  } else if (op == proto::op::kTraceEvents) {
+    handle_trace_events(req);
   } else if (op == proto::op::kShutdown) {
     reply_ok(req);
     for (auto& [h, f] : faults_) f->disarm();
@@ -491,6 +496,63 @@ void Agent::handle_kmsg(const json& req) {
   }
   reply_ok(req, {{"channel", proto::kKmsgChannel}});
   pump_kmsg();
+}
+
+void Agent::handle_trace_events(const json& req) {
+  json id = req.value("id", json());
+  std::string tracefs = req.value("tracefs", std::string("/sys/kernel/tracing"));
+  // A private instance: its own buffer and event switches, nothing left on in the top-level
+  // tracer, and the faults' own counting instances stay apart.
+  std::string inst = tracefs + "/instances/faultbox";
+  if (mkdir(inst.c_str(), 0700) != 0 && errno != EEXIST) {
+    reply_error(id, proto::errc::kNotAvailable, "mkdir " + inst + ": " + strerror(errno));
+    return;
+  }
+  auto write_file = [](const std::string& path, const std::string& value) {
+    Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    return f && write(f.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  };
+  // CLOCK_MONOTONIC, the clock of the agent's own timestamps.
+  write_file(inst + "/trace_clock", "mono");
+  json enabled = json::array();
+  for (auto& e : req.at("events")) {
+    std::string name = e.get<std::string>();
+    auto colon = name.find(':');
+    if (colon == std::string::npos || name.find('/') != std::string::npos) {
+      reply_error(id, proto::errc::kBadRequest, "event '" + name + "' is not SUBSYSTEM:EVENT");
+      return;
+    }
+    std::string path = inst + "/events/" + name.substr(0, colon) + "/" + name.substr(colon + 1) + "/enable";
+    if (!write_file(path, "1")) {
+      reply_error(id, proto::errc::kNotAvailable,
+                  "tracefs event " + name + " cannot be enabled (" + path + ": " + strerror(errno) + ")");
+      return;
+    }
+    enabled.push_back(name);
+  }
+  if (!trace_pipe_) trace_pipe_.reset(open((inst + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!trace_pipe_) {
+    reply_error(id, proto::errc::kNotAvailable, "open " + inst + "/trace_pipe: " + strerror(errno));
+    return;
+  }
+  reply_ok(req, {{"channel", proto::kTraceEventsChannel}, {"events", enabled}});
+}
+
+int Agent::pump_trace_events() {
+  static char buf[proto::kMaxFramePayload];
+  static Exec trace_exec;  // only its channel and seq matter for framing
+  trace_exec.channel = proto::kTraceEventsChannel;
+  trace_exec.seq = trace_seq_;
+  int sent = 0;
+  // Bounded per call, like the kernel log, so an event flood cannot starve requests.
+  for (int i = 0; i < 16; ++i) {
+    ssize_t n = read(trace_pipe_.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    sent += static_cast<int>(n);
+    send_frame(trace_exec, proto::Stream::Trace, buf, static_cast<std::size_t>(n));
+  }
+  trace_seq_ = trace_exec.seq;
+  return sent;
 }
 
 int Agent::pump_kmsg() {

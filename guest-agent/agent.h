@@ -59,6 +59,8 @@ class Agent {
   void handle_kmsg(const nlohmann::json& req);
   void handle_sysrq(const nlohmann::json& req);
   void handle_read(const nlohmann::json& req);
+  void handle_trace_events(const nlohmann::json& req);
+  int pump_trace_events();  // bytes sent
   // Sends a heartbeat when one is due; returns the poll timeout until the next (-1: none).
   int beat();
   int pump_kmsg();  // records sent
@@ -80,6 +82,8 @@ class Agent {
   std::map<int, std::unique_ptr<Fault>> faults_;
   int next_fault_ = 1;
   Fd kmsg_;
+  Fd trace_pipe_;                      // instances/faultbox/trace_pipe, once events are asked for
+  std::uint64_t trace_seq_ = 0;
   std::uint64_t kmsg_seq_ = 0;         // frames sent on the kmsg channel
   std::int64_t kmsg_last_record_ = -1;  // sequence number of the last kernel record sent
   std::uint32_t next_channel_ = 1;

@@ -48,10 +48,15 @@ inline constexpr const char* kKmsg = "kmsg";
 inline constexpr const char* kSysrq = "sysrq";
 // Reads small guest files (proc, sysfs, cgroup): {"paths": [...]} -> {"files": {path: text}}.
 inline constexpr const char* kRead = "read";
+// Streams tracefs events: {"events": ["block:block_rq_error", ...]} -> trace_pipe text of a
+// private tracefs instance, as frames of stream Trace on kTraceEventsChannel.
+inline constexpr const char* kTraceEvents = "trace_events";
 }  // namespace op
 
 // Trace channel of the kernel log (exec channels start at 1).
 inline constexpr std::uint32_t kKmsgChannel = 0;
+// Trace channel of the tracefs event stream (exec channels count up from 1, far below it).
+inline constexpr std::uint32_t kTraceEventsChannel = 0x7fffffff;
 
 namespace event {
 inline constexpr const char* kReady = "ready";

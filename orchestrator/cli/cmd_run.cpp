@@ -8,6 +8,7 @@
 #include "orchestrator/vm/scenario_run.h"
 #include "orchestrator/vm/vm.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <cstdio>
@@ -101,6 +102,9 @@ std::string format_report(const RunReport& r) {
       out += fmt::format("    {}: {}\n", k, text);
     }
   }
+  if (!r.trace.empty())
+    out += fmt::format("trace events: {} line(s) (in --json, and trace.log of the evidence dir)\n",
+                       std::count(r.trace.begin(), r.trace.end(), '\n'));
   for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)
     if (f.rfind("step ", 0) != 0) out += fmt::format("expectation failed: {}\n", f);
@@ -133,6 +137,7 @@ Status write_artifacts(const RunReport& r, const std::string& text, const std::f
   FB_TRY(write_file_atomic(dir / "report.json", r.to_json().dump(2)));
   FB_TRY(write_file_atomic(dir / "report.txt", text));
   FB_TRY(write_file_atomic(dir / "kmsg.log", r.kmsg));
+  if (!r.trace.empty()) FB_TRY(write_file_atomic(dir / "trace.log", r.trace));
   FB_TRY(write_file_atomic(dir / "console.log", r.console));
   FB_TRY(write_file_atomic(dir / "qemu.log", r.host_log));
   FB_TRY(write_file_atomic(dir / "agent.log", agent_lines(r.console)));

@@ -51,7 +51,10 @@ std::vector<SectionSpec> build_schema() {
   std::vector<SectionSpec> s;
   s.push_back({"scenario",
                {{"name", ValueKind::String, true, 0, 0, "what the experiment is, one line"},
-                {"description", ValueKind::String, false, 0, 0, "longer prose for the report"}}});
+                {"description", ValueKind::String, false, 0, 0, "longer prose for the report"},
+                {"trace_events", ValueKind::StringArray, false, 0, 0,
+                 "tracefs events streamed live while the scenario runs, as SUBSYSTEM:EVENT (e.g. "
+                 "block:block_rq_error); in the report, the evidence dir and --follow"}}});
   s.push_back({"vm",
                {{"memory", ValueKind::Int, false, 64, 65536, "guest memory in MiB (default 256)"},
                 {"cpus", ValueKind::Int, false, 1, 64, "guest CPUs (default 1)"},
@@ -421,6 +424,13 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   if (!topv) return topv.error();
   sc.name = (*topv)["name"];
   sc.description = topv->value("description", "");
+  if (topv->contains("trace_events")) {
+    sc.trace_events = (*topv)["trace_events"].get<std::vector<std::string>>();
+    for (auto& e : sc.trace_events)
+      if (e.find(':') == std::string::npos || e.find('/') != std::string::npos || e.find(' ') != std::string::npos)
+        return err(loc(file, key_or_table(root, "trace_events")),
+                   fmt::format("trace_events: '{}' is not SUBSYSTEM:EVENT (e.g. block:block_rq_error)", e));
+  }
 
   if (auto* vmnode = root.get("vm")) {
     auto* vmt = vmnode->as_table();

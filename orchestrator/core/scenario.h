@@ -97,6 +97,7 @@ struct Scenario {
   std::filesystem::path file;
   std::string name;
   std::string description;
+  std::vector<std::string> trace_events;  // SUBSYSTEM:EVENT, streamed while the scenario runs
   VmSection vm;
   std::vector<ScenarioDisk> disks;
   std::vector<FaultSpec> faults;

@@ -302,6 +302,21 @@ Result<std::map<std::string, std::string>> AgentClient::read_files(const std::ve
   return out;
 }
 
+Status AgentClient::follow_trace_events(const std::vector<std::string>& events,
+                                        std::function<void(std::string_view)> sink) {
+  Channel& ch = channels_[proto::kTraceEventsChannel];
+  ch.sink = [sink = std::move(sink)](proto::Stream, std::string_view d) { sink(d); };
+  while (!ch.early.empty()) {
+    deliver(ch, ch.early.front());
+    ch.early.pop_front();
+  }
+  auto r = request({{"op", proto::op::kTraceEvents}, {"events", events}}, timeouts_.request);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(ErrorKind::Usage, "trace_events: {}", (*r)["error"].value("message", std::string("?")));
+  return {};
+}
+
 Status AgentClient::follow_kmsg(std::function<void(std::string_view)> sink) {
   Channel& ch = channels_[proto::kKmsgChannel];
   ch.sink = [sink = std::move(sink)](proto::Stream, std::string_view d) { sink(d); };

@@ -81,6 +81,9 @@ class AgentClient {
   Result<nlohmann::json> disarm(int handle);
   // Starts the kernel log stream; each /dev/kmsg record goes to sink as it arrives.
   Status follow_kmsg(std::function<void(std::string_view record)> sink);
+  // Enables tracefs events (SUBSYSTEM:EVENT) in a private instance; trace_pipe text goes to sink
+  // as it arrives. A missing event is a Usage error naming it.
+  Status follow_trace_events(const std::vector<std::string>& events, std::function<void(std::string_view text)> sink);
   // Asks the agent to press sysrq keys in the guest; returns the last kernel record number the
   // agent had sent when it replied.
   Result<std::int64_t> sysrq(const std::string& keys);

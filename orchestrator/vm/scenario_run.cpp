@@ -311,6 +311,27 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   });
   if (!st) return fail_with(st.error());
 
+  // tracefs events: kept (capped like the kernel log) and, with --follow, shown line by line.
+  std::string trace_partial;
+  bool trace_cut = false;
+  if (!sc.trace_events.empty()) {
+    auto ts = agent.follow_trace_events(sc.trace_events, [&](std::string_view d) {
+      append_capped(r.trace, d, kMaxKmsgBytes, trace_cut);
+      if (!opts.follow) return;
+      trace_partial.append(d);
+      std::size_t pos;
+      while ((pos = trace_partial.find('\n')) != std::string::npos) {
+        log_line(Verbosity::Quiet, "trace: " + trace_partial.substr(0, pos));
+        trace_partial.erase(0, pos + 1);
+      }
+    });
+    if (!ts) {
+      Error e = ts.error();
+      e.message = sc.file.string() + ": " + e.message;
+      return fail_with(e);
+    }
+  }
+
   // The booted kernel's own list, for kernels whose list was not known before boot.
   if (auto list = error_injection_list_of((*session)->hello()))
     if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
@@ -565,6 +586,7 @@ json RunReport::to_json() const {
     j["hang"] = {{"evidence", hang_evidence}, {"blocked_tasks", blocked_tasks}};
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});
   j["kmsg"] = kmsg;
+  if (!trace.empty()) j["trace"] = trace;
   return j;
 }
 

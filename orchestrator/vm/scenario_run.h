@@ -65,6 +65,7 @@ struct RunReport {
   std::string crash_title;   // the kernel crash, when there was one
   std::string crash_report;  // its console lines
   std::string kmsg;      // the kernel log, one line per record
+  std::string trace;     // the tracefs events asked for (trace_pipe text)
   std::string console;   // the serial console
   std::string host_log;  // what QEMU itself printed
   std::filesystem::path kernel;  // the bzImage the run booted (its .config sits next to cached ones)

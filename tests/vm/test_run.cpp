@@ -261,3 +261,35 @@ TEST_CASE("run: failing swap writes under memcg and global pressure show reclaim
   CHECK_THAT(r.out, Catch::Contains("snapshot /proc/swaps:"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: tracefs events stream live with --follow and land in the report") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/trace-events.toml"), "--follow", "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("faultbox: trace: "));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  std::string trace = j["trace"];
+  CHECK_THAT(trace, Catch::Contains("block_rq_complete: 254,0 WS () 0 + 8 [0]"));  // the direct 4 KiB writes
+  // Live: the first trace line of the direct writes is printed before the step's "done".
+  std::optional<std::chrono::steady_clock::time_point> traced, done;
+  for (auto& c : r.chunks) {
+    if (c.fd == 2 && !traced && c.data.find("WS () 0 + 8") != std::string::npos) traced = c.at;
+    if (c.fd == 1 && !done && c.data.find("done") != std::string::npos) done = c.at;
+  }
+  REQUIRE(traced);
+  REQUIRE(done);
+  CHECK(*traced <= *done);
+  CHECK_THAT(r.out, Catch::Contains("trace events: "));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a tracefs event the kernel lacks is a usage error naming it") {
+  ScratchDir rt;
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/trace-event-missing.toml")});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.out, Catch::Contains("trace-event-missing.toml: trace_events: tracefs event block:no_such_event cannot be enabled"));
+  require_no_leftovers(rt);
+}
