@@ -3,6 +3,7 @@
 #include "guest-agent/agent.h"
 #include "guest-agent/block_fault_params.h"
 #include "guest-agent/dm_ioctl.h"
+#include "guest-agent/sysfs_text.h"
 #include "protocol/protocol.h"
 #include "protocol/scsi_debug_opts.h"
 
@@ -39,28 +40,6 @@ int ms_left(std::uint64_t start_ns) {
   return spent >= static_cast<std::uint64_t>(kWaitDeviceMs) ? 0 : kWaitDeviceMs - static_cast<int>(spent);
 }
 
-bool write_file(const std::string& path, const std::string& value, std::string& err, int flags = O_WRONLY) {
-  Fd fd(open(path.c_str(), flags | O_CLOEXEC));
-  if (!fd) {
-    err = "open " + path + ": " + strerror(errno);
-    return false;
-  }
-  if (!write_all(fd.get(), value.data(), value.size())) {
-    err = "write '" + value + "' to " + path + ": " + strerror(errno);
-    return false;
-  }
-  return true;
-}
-
-std::string read_file_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 bool exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -84,7 +63,7 @@ unsigned long kernel_dev(unsigned major_no, unsigned minor_no) {
 // "/sys/block/X" -> kernel dev_t from its "dev" file ("M:m"), 0 when unreadable.
 unsigned long sysfs_kernel_dev(const std::string& sysdir) {
   unsigned ma = 0, mi = 0;
-  if (sscanf(read_file_text(sysdir + "/dev").c_str(), "%u:%u", &ma, &mi) != 2) return 0;
+  if (sscanf(read_text(sysdir + "/dev").c_str(), "%u:%u", &ma, &mi) != 2) return 0;
   return kernel_dev(ma, mi);
 }
 
@@ -116,7 +95,7 @@ class TraceCounter {
     }
     if (!kprobe.empty()) {
       // O_APPEND: opening kprobe_events without it would delete every probe.
-      if (!write_file(g_tracefs + "/kprobe_events", kprobe + "\n", err, O_WRONLY | O_APPEND)) return false;
+      if (!write_text(g_tracefs + "/kprobe_events", kprobe + "\n", err, O_WRONLY | O_APPEND)) return false;
       kprobe_ = event;
     }
     event_ = event;
@@ -136,11 +115,11 @@ class TraceCounter {
     if (dir_.empty() || stopped_) return;
     stopped_ = true;
     std::string err;
-    write_file(dir_ + "/tracing_on", "0", err);
-    if (!stack_dir_.empty()) write_file(stack_dir_ + "/tracing_on", "0", err);
+    write_text(dir_ + "/tracing_on", "0", err);
+    if (!stack_dir_.empty()) write_text(stack_dir_ + "/tracing_on", "0", err);
     count_ = 0;
     for (auto& cpu : list_dir(dir_ + "/per_cpu")) {
-      std::int64_t n = ring_buffer_recorded(read_file_text(dir_ + "/per_cpu/" + cpu + "/stats"));
+      std::int64_t n = ring_buffer_recorded(read_text(dir_ + "/per_cpu/" + cpu + "/stats"));
       if (n > 0) count_ += n;
     }
     std::ifstream trace(dir_ + "/trace");
@@ -150,19 +129,19 @@ class TraceCounter {
       auto start = line.find_first_not_of(' ');
       records_.push_back(line.substr(start == std::string::npos ? 0 : start));
     }
-    if (!stack_dir_.empty()) stacks_ = trace_stack_signatures(read_file_text(stack_dir_ + "/trace"), 4);
+    if (!stack_dir_.empty()) stacks_ = trace_stack_signatures(read_text(stack_dir_ + "/trace"), 4);
   }
 
   void remove() {
     std::string err;
     for (std::string* dir : {&dir_, &stack_dir_}) {
       if (dir->empty()) continue;
-      write_file(*dir + "/events/" + event_ + "/enable", "0", err);
+      write_text(*dir + "/events/" + event_ + "/enable", "0", err);
       rmdir(dir->c_str());
       dir->clear();
     }
     if (!kprobe_.empty()) {
-      write_file(g_tracefs + "/kprobe_events", "-:" + kprobe_ + "\n", err, O_WRONLY | O_APPEND);
+      write_text(g_tracefs + "/kprobe_events", "-:" + kprobe_ + "\n", err, O_WRONLY | O_APPEND);
       kprobe_.clear();
     }
   }
@@ -188,11 +167,11 @@ class TraceCounter {
       err = "this kernel has no trace event " + event_;
       return false;
     }
-    if (stacks && (!write_file(path + "/buffer_size_kb", "64", err) || !write_file(path + "/options/overwrite", "0", err) ||
-                   !write_file(path + "/options/stacktrace", "1", err)))
+    if (stacks && (!write_text(path + "/buffer_size_kb", "64", err) || !write_text(path + "/options/overwrite", "0", err) ||
+                   !write_text(path + "/options/stacktrace", "1", err)))
       return false;
-    if (!filter.empty() && !write_file(ev + "/filter", filter, err)) return false;
-    return write_file(ev + "/enable", "1", err);
+    if (!filter.empty() && !write_text(ev + "/filter", filter, err)) return false;
+    return write_text(ev + "/enable", "1", err);
   }
 
   std::string dir_, stack_dir_, event_, kprobe_;
@@ -239,7 +218,7 @@ bool resolve_target(const json& p, TargetDisk& out, ArmError& error) {
     return false;
   }
   out.node = "/dev/" + sysdir.substr(sysdir.rfind('/') + 1);
-  out.sectors = std::strtoull(read_file_text(sysdir + "/size").c_str(), nullptr, 10);
+  out.sectors = std::strtoull(read_text(sysdir + "/size").c_str(), nullptr, 10);
   if (out.sectors == 0 || !exists(out.node)) {
     error = {proto::errc::kBadTarget, "target " + param_string(p, "target") + " (" + out.node + ") has no usable size or node"};
     return false;
@@ -469,7 +448,7 @@ class ScsiDebugFault : public BlockFault {
       error = {proto::errc::kArmFailed, err};
       return false;
     }
-    if (read_file_text(drv + "/add_host") != "0") {
+    if (read_text(drv + "/add_host") != "0") {
       error = {proto::errc::kArmFailed, "a scsi_debug host already exists: its every_nth and opts are global, one "
                                         "scsi_debug fault at a time"};
       return false;
@@ -480,7 +459,7 @@ class ScsiDebugFault : public BlockFault {
     // log; errors injected before it would fail the kernel's own reads, not the step's.
     Fd kmsg(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (kmsg) lseek(kmsg.get(), 0, SEEK_END);
-    if (!write_file(drv + "/add_host", "1", err)) {
+    if (!write_text(drv + "/add_host", "1", err)) {
       error = {proto::errc::kArmFailed, err};
       return false;
     }
@@ -517,13 +496,13 @@ class ScsiDebugFault : public BlockFault {
     }
     host_no_ = host.substr(4);
     if (p.contains("command_timeout") &&
-        !write_file("/sys/block/" + sd + "/device/timeout", std::to_string(p.value("command_timeout", 30)), err)) {
+        !write_text("/sys/block/" + sd + "/device/timeout", std::to_string(p.value("command_timeout", 30)), err)) {
       error = {proto::errc::kArmFailed, err};
       disarm();
       return false;
     }
     for (const char* k : {"medium_error_start", "medium_error_count"})
-      if (p.contains(k) && !write_file(std::string(kScsiDebugParams) + "/" + k, std::to_string(p.value(k, 0)), err)) {
+      if (p.contains(k) && !write_text(std::string(kScsiDebugParams) + "/" + k, std::to_string(p.value(k, 0)), err)) {
         error = {proto::errc::kArmFailed, err};
         disarm();
         return false;
@@ -540,8 +519,8 @@ class ScsiDebugFault : public BlockFault {
       return false;
     }
     // every_nth before opts: the injection is live once opts is written.
-    if (!write_file(drv + "/every_nth", std::to_string(p.value("every_nth", 0)), err) ||
-        !write_file(drv + "/opts", std::to_string(mask), err)) {
+    if (!write_text(drv + "/every_nth", std::to_string(p.value("every_nth", 0)), err) ||
+        !write_text(drv + "/opts", std::to_string(mask), err)) {
       error = {proto::errc::kArmFailed, err};
       disarm();
       return false;
@@ -558,8 +537,8 @@ class ScsiDebugFault : public BlockFault {
     if (!added_) return;
     std::string err;
     std::string drv = kScsiDebugDriver;
-    write_file(drv + "/opts", "0", err);
-    write_file(drv + "/every_nth", "0", err);
+    write_text(drv + "/opts", "0", err);
+    write_text(drv + "/every_nth", "0", err);
     errors_.stop();
     timeouts_.stop();
     io_errors_.stop();
@@ -571,9 +550,9 @@ class ScsiDebugFault : public BlockFault {
     counters_["failed_requests"] = io_errors_.records();
     counters_["stacks"] = stacks_of({&errors_, &timeouts_});
     // The driver's defaults (OPT_MEDIUM_ERR_ADDR, OPT_MEDIUM_ERR_NUM), for the next fault.
-    write_file(std::string(kScsiDebugParams) + "/medium_error_start", "4660", err);
-    write_file(std::string(kScsiDebugParams) + "/medium_error_count", "10", err);
-    if (!write_file(drv + "/add_host", "-1", err)) counters_["teardown_error"] = err;
+    write_text(std::string(kScsiDebugParams) + "/medium_error_start", "4660", err);
+    write_text(std::string(kScsiDebugParams) + "/medium_error_count", "10", err);
+    if (!write_text(drv + "/add_host", "-1", err)) counters_["teardown_error"] = err;
     errors_.remove();
     timeouts_.remove();
     io_errors_.remove();
@@ -601,7 +580,7 @@ class NullBlkFault : public BlockFault {
     for (auto [key, param] : {std::pair{"timeout_every", "timeout"}, std::pair{"requeue_every", "requeue"}}) {
       if (!p.contains(key)) continue;
       std::string want = std::to_string(p.value(key, 0)) + ",100,0,-1";
-      std::string have = read_file_text(std::string("/sys/module/null_blk/parameters/") + param);
+      std::string have = read_text(std::string("/sys/module/null_blk/parameters/") + param);
       if (have != want) {
         error = {proto::errc::kNotAvailable, std::string(key) + " needs the kernel parameter null_blk." + param + "=" +
                                                  want + " (faultbox run adds it; this boot has '" + have + "')"};
@@ -621,13 +600,13 @@ class NullBlkFault : public BlockFault {
     for (auto& r : null_blk_badblock_ranges(p.value("bad_blocks", std::vector<std::uint64_t>{})))
       knobs.emplace_back("badblocks", r);
     for (auto& [k, v] : knobs)
-      if (!write_file(dir_ + "/" + k, v, err)) {
+      if (!write_text(dir_ + "/" + k, v, err)) {
         error = {proto::errc::kArmFailed, err};
         disarm();
         return false;
       }
-    counters_["bad_blocks"] = read_file_text(dir_ + "/badblocks");
-    if (!write_file(dir_ + "/power", "1", err)) {
+    counters_["bad_blocks"] = read_text(dir_ + "/badblocks");
+    if (!write_text(dir_ + "/power", "1", err)) {
       error = {proto::errc::kArmFailed, err};
       disarm();
       return false;
@@ -669,7 +648,7 @@ class NullBlkFault : public BlockFault {
     if (counting_timeouts_) counters_["timed_out"] = timeouts_.count();
     if (counting_requeues_) counters_["requeued"] = requeues_.count();
     std::string err;
-    if (powered_ && !write_file(dir_ + "/power", "0", err)) counters_["teardown_error"] = err;
+    if (powered_ && !write_text(dir_ + "/power", "0", err)) counters_["teardown_error"] = err;
     powered_ = false;
     if (rmdir(dir_.c_str()) != 0) counters_["teardown_error"] = "rmdir " + dir_ + ": " + strerror(errno);
     dir_.clear();

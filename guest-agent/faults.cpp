@@ -2,6 +2,7 @@
 
 #include "guest-agent/block_faults.h"
 #include "guest-agent/bpf_override.h"
+#include "guest-agent/sysfs_text.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -21,32 +22,9 @@ std::string g_debugfs = "/sys/kernel/debug";
 std::string g_sysfs = "/sys";
 
 // `times` counts down only when positive, so faultbox writes a large number for "no limit"
-// and reads back how many were used: an exact fired count, unlike the rate-limited log.
+// and reads back how many were used: an exact fired count, which the log is not (callers that
+// pass __GFP_NOWARN fail silently).
 constexpr long long kUnlimitedTimes = 2147483647;
-
-bool write_text(const std::string& path, const std::string& value, std::string& err) {
-  std::ofstream f(path);
-  if (!f) {
-    err = "cannot open " + path;
-    return false;
-  }
-  f << value;
-  f.flush();
-  if (!f) {
-    err = "cannot write '" + value + "' to " + path;
-    return false;
-  }
-  return true;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 }  // namespace
 

@@ -1,0 +1,34 @@
+#include "guest-agent/sysfs_text.h"
+
+#include "common/fd.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace fb::agent {
+
+bool write_text(const std::string& path, const std::string& value, std::string& err, int flags) {
+  Fd fd(open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd) {
+    err = "open " + path + ": " + strerror(errno);
+    return false;
+  }
+  if (!write_all(fd.get(), value.data(), value.size())) {
+    err = "write '" + value + "' to " + path + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace fb::agent

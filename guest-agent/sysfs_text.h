@@ -1,0 +1,15 @@
+#pragma once
+// The one-value text files of proc, sysfs, debugfs, tracefs and configfs, which every fault
+// module reads and writes.
+#include <fcntl.h>
+
+#include <string>
+
+namespace fb::agent {
+
+// Writes value (no newline added); on failure err says which file and why.
+bool write_text(const std::string& path, const std::string& value, std::string& err, int flags = O_WRONLY);
+// The file's text without trailing newlines and spaces; "" when it cannot be read.
+std::string read_text(const std::string& path);
+
+}  // namespace fb::agent
