@@ -60,6 +60,16 @@ std::string format_report(const RunReport& r) {
       out += fmt::format("    ... {} more runs in --json\n", f.nth_runs.size() - kShownRuns);
     for (auto& note : f.notes) out += fmt::format("    note: {}\n", note);
   }
+  // Post-run disk inspection: fsck of each ext4 filesystem, then every file checked.
+  for (auto& d : r.disks) {
+    out += fmt::format("disk {}: inspected in {:.1f} s\n", d.disk, d.seconds);
+    for (auto& f : d.fsck) out += fmt::format("    fsck {}: {}\n", f.device, f.meaning);
+    auto shown = [](const std::string& v) { return v.size() == 64 ? v.substr(0, 16) + "..." : v; };  // a sha256
+    for (auto& f : d.files)
+      out += fmt::format("    {} {}: {}{}\n", f.verdict, f.location, shown(f.found),
+                         f.expected.empty() ? "" : " (expected " + shown(f.expected) + ")");
+    for (auto& l : d.losses) out += fmt::format("    lost: {}\n", l);
+  }
   for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)
     if (f.rfind("step ", 0) != 0) out += fmt::format("expectation failed: {}\n", f);
