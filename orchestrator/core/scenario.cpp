@@ -105,8 +105,8 @@ std::vector<SectionSpec> build_schema() {
                 {"fsck_clean_partitions", ValueKind::IntArray, false, 1, 128,
                  "these partitions' ext4 filesystems pass fsck after the run (others may not)"},
                 {"files", ValueKind::StringTable, false, 0, 0,
-                 "\"N:/path\" (or \"/path\") -> its sha256 (hex), \"absent\", \"present\", or \"unchanged\" (as "
-                 "copied in by `files`/`file_contents`)"}}});
+                 "\"N:/path\" (or \"/path\") -> its sha256 (hex); \"lost:<sha256>\" (absent or other content: that "
+                 "write did not survive); \"absent\"; \"present\"; or \"unchanged\" (as copied in by `files`/`file_contents`)"}}});
   auto target = KeySpec{"target", ValueKind::String, true, 0, 0, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
   s.push_back({"fault.failslab",
                with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
@@ -670,6 +670,17 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
         return err(tl, fmt::format("target '{}' must be \"disk:NAME\" or \"disk:NAME/PARTITION\"", target));
       std::string dn = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
       if (!disk_names.count(dn)) return err(tl, fmt::format("target '{}' names disk '{}', which is not declared", target, dn));
+      // A disk with declared partitions has only those; a blank one may be partitioned by a step,
+      // and a base image's table is unknown here.
+      if (auto slash = target.find('/'); slash != std::string::npos) {
+        std::string n = target.substr(slash + 1);
+        auto& disk = *std::find_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& d) { return d.name == dn; });
+        bool number = !n.empty() && n.size() <= 3 && std::all_of(n.begin(), n.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); });
+        if (!number || std::stoul(n) == 0)
+          return err(tl, fmt::format("target '{}': the partition must be a number from 1", target));
+        if (!disk.partitions.empty() && std::stoul(n) > disk.partitions.size())
+          return err(tl, fmt::format("target '{}': disk '{}' has {} partition(s)", target, dn, disk.partitions.size()));
+      }
     }
     if (f.type == "fail_nth" && !v->contains("nth") && !v->value("sweep", false))
       return err(where, "a fail_nth fault needs 'nth' or 'sweep = true'");
@@ -720,9 +731,13 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
             auto fat = loc(file, *one->get("files")->as_table()->get(location));
             FB_TRY(check_disk_location(*disk, location, fat));
             std::string w = want;
-            bool hex = w.size() == 64 && std::all_of(w.begin(), w.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
-            if (!hex && w != "absent" && w != "present" && w != "unchanged")
-              return err(fat, fmt::format("'{}' must be a sha256 (64 hex digits), \"absent\", \"present\" or \"unchanged\", not \"{}\"",
+            auto is_sha = [](const std::string& x) {
+              return x.size() == 64 && std::all_of(x.begin(), x.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
+            };
+            bool lost = w.rfind("lost:", 0) == 0 && is_sha(w.substr(5));
+            if (!is_sha(w) && !lost && w != "absent" && w != "present" && w != "unchanged")
+              return err(fat, fmt::format("'{}' must be a sha256 (64 hex digits), \"lost:<sha256>\", \"absent\", \"present\" "
+                                          "or \"unchanged\", not \"{}\"",
                                           location, w));
             if (w == "unchanged" && std::none_of(disk->files.begin(), disk->files.end(),
                                                  [&](const DiskFileSpec& f) { return f.location == location; }))
