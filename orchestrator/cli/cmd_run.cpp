@@ -64,7 +64,12 @@ std::string format_report(const RunReport& r) {
   for (auto& d : r.disks) {
     out += fmt::format("disk {}: inspected in {:.1f} s\n", d.disk, d.seconds);
     for (auto& f : d.fsck) out += fmt::format("    fsck {}: {}\n", f.device, f.meaning);
-    auto shown = [](const std::string& v) { return v.size() == 64 ? v.substr(0, 16) + "..." : v; };  // a sha256
+    // A sha256 (or lost:sha256) shortened to its first 16 digits; the JSON report has them whole.
+    auto shown = [](const std::string& v) {
+      if (v.size() == 64) return v.substr(0, 16) + "...";
+      if (v.size() == 69 && v.rfind("lost:", 0) == 0) return v.substr(0, 21) + "...";
+      return v;
+    };
     for (auto& f : d.files)
       out += fmt::format("    {} {}: {}{}\n", f.verdict, f.location, shown(f.found),
                          f.expected.empty() ? "" : " (expected " + shown(f.expected) + ")");

@@ -304,12 +304,19 @@ Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& wan
       bool unreadable = fc.found.rfind("unreadable", 0) == 0;
       std::string lower = expected;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      bool lost = lower.rfind("lost:", 0) == 0;
       bool met = expected.empty() ? true
+                 : lost ? fc.found != lower.substr(5)
                  : expected == "absent" ? fc.found == "absent"
                  : expected == "present" ? !unreadable && fc.found != "absent"
                  : expected == "unchanged" ? fc.found == source_sha
                                            : fc.found == lower;
-      if (unreadable) fc.verdict = "unreadable";
+      if (lost) {
+        fc.verdict = met ? "lost" : "survived";
+        if (met)
+          out.losses.push_back(fmt::format("disk {}: {}: the content written ({}...) did not survive: {}", d.name, location,
+                                           lower.substr(5, 16), fc.found == "absent" ? "the file is gone" : "found " + fc.found));
+      } else if (unreadable) fc.verdict = "unreadable";
       else if (source && fc.found == "absent") fc.verdict = "missing";
       else if (source && fc.found != source_sha && expected.empty()) fc.verdict = "changed";
       else if (!met) fc.verdict = fc.found == "absent" ? "missing" : expected == "absent" ? "unexpected" : "changed";

@@ -37,9 +37,9 @@ Status create_overlay(const std::filesystem::path& backing, const std::string& b
 // What the post-run inspection found on one disk.
 struct DiskFileCheck {
   std::string location;  // "N:/path"
-  std::string expected;  // sha256, absent, present, unchanged; "" for a copied-in file nobody named
+  std::string expected;  // sha256, lost:sha256, absent, present, unchanged; "" for a copied-in file nobody named
   std::string found;     // sha256, or "absent", or "unreadable: ..."
-  std::string verdict;   // ok | missing | changed | unexpected | unreadable
+  std::string verdict;   // ok | missing | changed | unexpected | unreadable; for "lost:": lost | survived
 };
 struct FsckResult {
   std::string device;  // "1" for partition 1, "whole disk"
