@@ -180,8 +180,9 @@ Result<PreparedDisk> prepare_disk(const ScenarioDisk& d) {
   fs::path cached = *dir / (*key + "." + d.format);
   std::error_code ec;
   if (fs::is_regular_file(cached, ec)) {
-    progress("disk {}: prepared image reused ({})", d.name, cached.string());
-    return PreparedDisk{cached, d.format, true, since(t0)};
+    double s = since(t0);
+    progress("disk {}: prepared image reused in {:.2f} s ({})", d.name, s, cached.string());
+    return PreparedDisk{cached, d.format, true, s};
   }
   // Built beside its final place and renamed when complete; the janitor removes the temp dir
   // even if faultbox is killed meanwhile, so the cache never holds half an image.
