@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <random>
 #include <set>
 
@@ -168,4 +169,42 @@ TEST_CASE("disks: an unknown or unmountable fs type is refused before anything i
     CHECK(disk_cache_entries() == before);
   }
   require_no_leftovers(rt);
+}
+
+static void kill_while_making_disk(int sig) {
+  ScratchDir rt;
+  std::string nonce = std::to_string(std::random_device{}()) + std::to_string(getpid());
+  auto scenario = rt.path() / "killed.toml";
+  REQUIRE(write_file_atomic(scenario, "name = \"killed while the disk is made\"\n[[disk]]\nname = \"k\"\nsize = \"16M\"\n"
+                                      "fs = \"ext4\"\nfile_contents = { \"/nonce\" = \"" + nonce + "\" }\n"
+                                      "[[step]]\nname = \"s\"\nrun = \"true\"\n"));
+  auto before = disk_cache_entries();
+  RunOptions o;
+  o.act_on_stderr = "starting the appliance (tcg) to make disk k";
+  o.act = [sig](pid_t pid) {
+    sleep(3);  // the appliance is booting
+    kill(pid, sig);
+  };
+  auto r = faultbox_in(rt, "run", {scenario.string()}, o);
+  INFO(r.out << r.err);
+  CHECK(r.status.shell_code() == 128 + sig);
+  // libguestfs's recovery process kills the appliance once faultbox is gone; the janitor
+  // removes the half-made image.
+  auto partial = (cache_root() / "disks" / ".partial-").string();
+  std::vector<pid_t> left;
+  for (int i = 0; i < 100; ++i) {
+    left = processes_mentioning(partial);
+    if (left.empty() && disk_cache_entries() == before) break;
+    usleep(100000);
+  }
+  CHECK(left.empty());
+  CHECK(disk_cache_entries() == before);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: SIGKILL while a disk is being made leaves no appliance and no partial image", "[disks]") {
+  kill_while_making_disk(SIGKILL);
+}
+TEST_CASE("disks: SIGINT while a disk is being made leaves no appliance and no partial image", "[disks]") {
+  kill_while_making_disk(SIGINT);
 }
