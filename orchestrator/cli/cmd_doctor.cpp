@@ -5,6 +5,7 @@
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/disks/disk_image.h"
 #include "orchestrator/vm/accel.h"
 #include "orchestrator/vm/qemu.h"
 
@@ -15,9 +16,11 @@ namespace fb::cli {
 
 Runner add_doctor(CLI::App& app) {
   auto reprobe = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, caches");
+  auto skip_guestfs = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, libguestfs, caches");
   cmd->add_flag("--reprobe", *reprobe, "forget the cached KVM verdict and probe again");
-  return [reprobe]() -> int {
+  cmd->add_flag("--no-guestfs", *skip_guestfs, "skip starting a libguestfs appliance (about 10-30 s under TCG)");
+  return [reprobe, skip_guestfs]() -> int {
     int problems = 0;
     struct utsname u;
     uname(&u);
@@ -64,6 +67,29 @@ Runner add_doctor(CLI::App& app) {
       }
     } else {
       printf("accel:   /dev/kvm present; probe needs a kernel and QEMU first\n");
+    }
+    // Scenario disks are made and inspected by the libguestfs appliance: start one for real.
+    if (!*skip_guestfs) {
+      fflush(stdout);
+      auto s = appliance_start_seconds();
+      if (s) {
+        printf("guestfs: appliance started in %.1f s (tcg)\n", *s);
+      } else {
+        printf("guestfs: FAILED: %s\n", s.error().message.c_str());
+        ++problems;
+      }
+    }
+    {
+      std::error_code ec;
+      std::size_t n = 0;
+      std::uintmax_t bytes = 0;
+      for (auto& e : std::filesystem::directory_iterator(cache_root() / "disks", ec)) {
+        if (e.path().filename().string().rfind(".partial-", 0) == 0) continue;
+        ++n;
+        bytes += std::filesystem::file_size(e.path(), ec);
+      }
+      printf("disks:   %zu prepared disk image(s), %.1f MiB apparent in %s\n", n, static_cast<double>(bytes) / (1 << 20),
+             (cache_root() / "disks").c_str());
     }
     printf("ccache:  %s\n", find_in_path("ccache").empty() ? "not installed (kernel rebuilds are slower)" : "yes");
     return problems ? 5 : 0;

@@ -105,6 +105,21 @@ std::string format_report(const RunReport& r) {
   if (!r.trace.empty())
     out += fmt::format("trace events: {} line(s) (in --json, and trace.log of the evidence dir)\n",
                        std::count(r.trace.begin(), r.trace.end(), '\n'));
+  // Post-run disk inspection: fsck of each ext4 filesystem, then every file checked.
+  for (auto& d : r.disks) {
+    out += fmt::format("disk {}: inspected in {:.1f} s\n", d.disk, d.seconds);
+    for (auto& f : d.fsck) out += fmt::format("    fsck {}: {}\n", f.device, f.meaning);
+    // A sha256 (or lost:sha256) shortened to its first 16 digits; the JSON report has them whole.
+    auto shown = [](const std::string& v) {
+      if (v.size() == 64) return v.substr(0, 16) + "...";
+      if (v.size() == 69 && v.rfind("lost:", 0) == 0) return v.substr(0, 21) + "...";
+      return v;
+    };
+    for (auto& f : d.files)
+      out += fmt::format("    {} {}: {}{}\n", f.verdict, f.location, shown(f.found),
+                         f.expected.empty() ? "" : " (expected " + shown(f.expected) + ")");
+    for (auto& l : d.losses) out += fmt::format("    lost: {}\n", l);
+  }
   for (auto& w : r.warnings) out += fmt::format("warning: {}\n", w);
   for (auto& f : r.failures)
     if (f.rfind("step ", 0) != 0) out += fmt::format("expectation failed: {}\n", f);

@@ -67,9 +67,24 @@ std::vector<SectionSpec> build_schema() {
                  "a kernel WARNING panics the guest, so it ends the run as a kernel-crash (default false)"}}});
   s.push_back({"disk",
                {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
-                {"size", ValueKind::Size, true, 0, 0, "e.g. \"64M\", \"1G\""},
-                {"format", ValueKind::String, false, 0, 0, "raw or qcow2 (default raw)"},
-                {"bus", ValueKind::String, false, 0, 0, "virtio-blk (default)"}}});
+                {"size", ValueKind::Size, false, 0, 0, "e.g. \"64M\", \"1G\" (required unless `base` is set)"},
+                {"format", ValueKind::String, false, 0, 0, "raw or qcow2: the prepared image's format (default raw)"},
+                {"bus", ValueKind::String, false, 0, 0, "virtio-blk (default)"},
+                {"serial", ValueKind::String, false, 0, 0,
+                 "the disk's serial in the guest, at most 20 characters (default: name)"},
+                {"partition_table", ValueKind::String, false, 0, 0, "msdos or gpt (default msdos when `partitions` is set)"},
+                {"partitions", ValueKind::StringArray, false, 0, 0,
+                 "partition sizes in order, \"24M\" or \"50%\" (of the space the table leaves); msdos: at most 4"},
+                {"fs", ValueKind::StringOrStringArray, false, 0, 0,
+                 "ext4, swap or none: one for the whole disk (or every partition), or one per partition (default none)"},
+                {"files", ValueKind::StringTable, false, 0, 0,
+                 "files copied in when the disk is made: { \"1:/etc/a\" = \"host/path\" } (N: partition N; a "
+                 "bare \"/path\" is on the whole-disk fs; host paths are relative to the scenario file)"},
+                {"file_contents", ValueKind::StringTable, false, 0, 0,
+                 "files written when the disk is made, with inline content: { \"2:/b.txt\" = \"text\" }"},
+                {"base", ValueKind::String, false, 0, 0,
+                 "an existing image (relative to the scenario file), never modified: the VM writes to a qcow2 "
+                 "overlay; excludes size, partitions, fs and files"}}});
   s.push_back({"step",
                {{"name", ValueKind::String, true, 0, 0, "unique within the scenario"},
                 {"run", ValueKind::Command, true, 0, 0, "a shell command string, or an argv array"},
@@ -92,6 +107,14 @@ std::vector<SectionSpec> build_schema() {
                 {"injected_min", ValueKind::Int, false, 0, kNoMax, "faults must have fired at least this often"},
                 {"dmesg_contains", ValueKind::StringArray, false, 0, 0, "substrings the kernel log must contain"},
                 {"dmesg_not_contains", ValueKind::StringArray, false, 0, 0, "substrings it must not contain"}}});
+  s.push_back({"expect.disk",
+               {{"fsck_clean", ValueKind::Bool, false, 0, 0,
+                 "every ext4 filesystem on the disk passes fsck after the run (true) or not all do (false)"},
+                {"fsck_clean_partitions", ValueKind::IntArray, false, 1, 128,
+                 "these partitions' ext4 filesystems pass fsck after the run (others may not)"},
+                {"files", ValueKind::StringTable, false, 0, 0,
+                 "\"N:/path\" (or \"/path\") -> its sha256 (hex); \"lost:<sha256>\" (absent or other content: that "
+                 "write did not survive); \"absent\"; \"present\"; or \"unchanged\" (as copied in by `files`/`file_contents`)"}}});
   auto target = KeySpec{"target", ValueKind::String, true, 0, 0, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
   s.push_back({"fault.failslab",
                with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
@@ -249,9 +272,28 @@ Result<nlohmann::json> check_table(const toml::table& t, const SectionSpec& spec
         out[key] = d->count();
         break;
       }
+      case ValueKind::StringTable: {
+        auto* tbl = node.as_table();
+        if (!tbl) return type_error("a table of strings, e.g. { \"1:/a\" = \"b\" }");
+        nlohmann::json o = nlohmann::json::object();
+        for (auto& [ek, ev] : *tbl) {
+          auto v = ev.value_exact<std::string>();
+          if (!v) return err(loc(file, ev), fmt::format("key '{}' in {} must hold only strings", key, what));
+          o[std::string(ek.str())] = *v;
+        }
+        out[key] = o;
+        break;
+      }
+      case ValueKind::StringOrStringArray:
       case ValueKind::StringArray:
       case ValueKind::IntArray:
       case ValueKind::Command: {
+        if (ks->kind == ValueKind::StringOrStringArray) {
+          if (auto s = node.value_exact<std::string>()) {
+            out[key] = *s;
+            break;
+          }
+        }
         if (ks->kind == ValueKind::Command) {
           if (auto s = node.value_exact<std::string>()) {
             if (s->empty()) return err(at, fmt::format("key '{}' in {} is empty", key, what));
@@ -315,7 +357,155 @@ Result<std::vector<const toml::table*>> table_array(const toml::table& root, con
   return out;
 }
 
+Status check_disk_location(const ScenarioDisk& d, const std::string& location, const SourceLocation& at) {
+  auto parsed = parse_disk_location(location);
+  if (!parsed)
+    return err(at, fmt::format("'{}' must be \"N:/path\" (partition N) or \"/path\" (the whole-disk filesystem)", location));
+  auto [part, path] = *parsed;
+  std::string fs;
+  if (part == 0) {
+    if (!d.partitions.empty())
+      return err(at, fmt::format("'{}': disk '{}' has partitions; say which, e.g. \"1:{}\"", location, d.name, path));
+    fs = d.fs;
+  } else {
+    if (part > d.partitions.size())
+      return err(at, fmt::format("'{}': disk '{}' has {} partition(s)", location, d.name, d.partitions.size()));
+    fs = d.partitions[part - 1].fs;
+  }
+  if (fs != "ext4")
+    return err(at, fmt::format("'{}': the filesystem there is '{}'; files need ext4", location, fs));
+  return {};
+}
+
+Status check_fs_name(const std::string& fs, const SourceLocation& at) {
+  if (fs == "vfat" || fs == "fat" || fs == "msdos")
+    return err(at, fmt::format("fs '{}' is refused: the faultbox kernel lacks CONFIG_VFAT_FS, so the guest could not "
+                               "mount it (ext4, swap or none)", fs));
+  if (fs == "xfs")
+    return err(at, "fs 'xfs' is refused: the faultbox kernel lacks CONFIG_XFS_FS (ext4, swap or none)");
+  for (auto* known : kDiskFilesystems)
+    if (fs == known) return {};
+  return err(at, fmt::format("unknown fs '{}' (ext4, swap or none)", fs));
+}
+
+Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, const std::string& file) {
+  ScenarioDisk d;
+  d.where = loc(file, t);
+  d.name = v["name"];
+  d.size_bytes = v.value("size", std::uint64_t{0});
+  d.format = v.value("format", "raw");
+  d.bus = v.value("bus", "virtio-blk");
+  d.serial = v.value("serial", d.name);
+  FB_TRY(check_choice(v, "format", {"raw", "qcow2"}, loc(file, key_or_table(t, "format")), "[[disk]]"));
+  FB_TRY(check_choice(v, "bus", {"virtio-blk"}, loc(file, key_or_table(t, "bus")), "[[disk]]"));
+  FB_TRY(check_choice(v, "partition_table", {"msdos", "gpt"}, loc(file, key_or_table(t, "partition_table")), "[[disk]]"));
+  // virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES); a longer one would be cut.
+  if (d.serial.empty() || d.serial.size() > 20)
+    return err(loc(file, key_or_table(t, v.contains("serial") ? "serial" : "name")),
+               fmt::format("disk serial '{}' must have 1 to 20 characters (virtio-blk's limit)", d.serial));
+  fs::path dir = fs::path(file).parent_path();
+  if (v.contains("base")) {
+    auto at = loc(file, *t.get("base"));
+    for (const char* k : {"size", "partitions", "fs", "files", "file_contents", "partition_table"})
+      if (v.contains(k))
+        return err(at, fmt::format("disk '{}': 'base' is an existing image; '{}' cannot be combined with it", d.name, k));
+    d.base = fs::absolute(dir / std::string(v["base"]));
+    std::error_code ec;
+    if (!fs::is_regular_file(d.base, ec))
+      return err(at, fmt::format("disk '{}': base image {} does not exist or is not a file", d.name, d.base.string()));
+    return d;
+  }
+  if (!d.size_bytes) return err(d.where, fmt::format("disk '{}' needs 'size' (or 'base')", d.name));
+  if (v.contains("partitions")) {
+    auto at = loc(file, *t.get("partitions"));
+    d.partition_table = v.value("partition_table", "msdos");
+    unsigned percent_total = 0;
+    std::uint64_t bytes_total = 0;
+    for (auto& p : v["partitions"]) {
+      std::string text = p;
+      DiskPartitionSpec part;
+      if (!text.empty() && text.back() == '%') {
+        auto pct = parse_size(text.substr(0, text.size() - 1));
+        if (!pct || *pct == 0 || *pct > 100) return err(at, fmt::format("partition size '{}' must be 1% to 100%", text));
+        part.percent = static_cast<unsigned>(*pct);
+        percent_total += part.percent;
+      } else {
+        auto b = parse_size(text);
+        if (!b || *b < (1 << 20)) return err(at, fmt::format("partition size '{}' must be a size of at least 1M, or a percentage", text));
+        part.size_bytes = *b;
+        bytes_total += *b;
+      }
+      d.partitions.push_back(part);
+    }
+    if (d.partitions.empty()) return err(at, "'partitions' is empty");
+    if (d.partition_table == "msdos" && d.partitions.size() > 4)
+      return err(at, "an msdos table holds at most 4 primary partitions (use partition_table = \"gpt\")");
+    if (percent_total > 100) return err(at, fmt::format("partition percentages add up to {}%", percent_total));
+    // 1 MiB for the table at the start, and gpt's backup at the end.
+    if (bytes_total + (2 << 20) > d.size_bytes)
+      return err(at, fmt::format("partitions need {} bytes but disk '{}' has {}", bytes_total + (2 << 20), d.name, d.size_bytes));
+  } else if (v.contains("partition_table")) {
+    return err(loc(file, *t.get("partition_table")), "'partition_table' without 'partitions'");
+  }
+  if (v.contains("fs")) {
+    auto at = loc(file, *t.get("fs"));
+    if (v["fs"].is_string()) {
+      std::string f = v["fs"];
+      FB_TRY(check_fs_name(f, at));
+      if (d.partitions.empty()) d.fs = f;
+      for (auto& p : d.partitions) p.fs = f;
+    } else {
+      if (v["fs"].size() != d.partitions.size())
+        return err(at, fmt::format("'fs' lists {} filesystem(s) for {} partition(s)", v["fs"].size(), d.partitions.size()));
+      for (std::size_t i = 0; i < d.partitions.size(); ++i) {
+        std::string f = v["fs"][i];
+        FB_TRY(check_fs_name(f, at));
+        d.partitions[i].fs = f;
+      }
+    }
+  }
+  for (const char* key : {"files", "file_contents"}) {
+    if (!v.contains(key)) continue;
+    auto* tbl = t.get(key)->as_table();
+    for (auto& [location, src] : v[key].items()) {
+      auto at = loc(file, *tbl->get(location));
+      FB_TRY(check_disk_location(d, location, at));
+      auto [part, path] = *parse_disk_location(location);
+      DiskFileSpec f{location, part, path, {}, {}};
+      if (std::string(key) == "files") {
+        f.host_path = fs::absolute(dir / std::string(src));
+        std::error_code ec;
+        if (!fs::is_regular_file(f.host_path, ec))
+          return err(at, fmt::format("'{}': host file {} does not exist or is not a file", location, f.host_path.string()));
+      } else {
+        f.content = src.get<std::string>();
+      }
+      if (std::any_of(d.files.begin(), d.files.end(), [&](const DiskFileSpec& o) { return o.location == location; }))
+        return err(at, fmt::format("'{}' is given twice", location));
+      d.files.push_back(f);
+    }
+  }
+  return d;
+}
+
 }  // namespace
+
+std::optional<std::pair<unsigned, std::string>> parse_disk_location(const std::string& s) {
+  unsigned part = 0;
+  std::string path = s;
+  if (auto colon = s.find(':'); colon != std::string::npos) {
+    std::string n = s.substr(0, colon);
+    if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); }))
+      return std::nullopt;
+    part = static_cast<unsigned>(std::stoul(n));
+    if (part == 0) return std::nullopt;
+    path = s.substr(colon + 1);
+  }
+  if (path.size() < 2 || path[0] != '/' || path.back() == '/' || path.find("/../") != std::string::npos ||
+      path.find('\0') != std::string::npos || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
+    return std::nullopt;
+  return std::make_pair(part, path);
+}
 
 std::string SourceLocation::str() const { return fmt::format("{}:{}:{}", file, line, column); }
 
@@ -329,6 +519,8 @@ const char* to_string(ValueKind k) {
     case ValueKind::Duration: return "duration";
     case ValueKind::Size: return "size";
     case ValueKind::Command: return "string or array of strings";
+    case ValueKind::StringOrStringArray: return "string or array of strings";
+    case ValueKind::StringTable: return "table of strings";
   }
   return "?";
 }
@@ -341,7 +533,8 @@ const std::vector<SectionSpec>& scenario_schema() {
 std::string schema_markdown() {
   std::string out;
   for (auto& sec : scenario_schema()) {
-    std::string title = sec.name == "scenario" ? "top level" : sec.name.rfind("fault.", 0) == 0
+    std::string title = sec.name == "scenario" ? "top level" : sec.name == "expect.disk" ? "[expect.disk.NAME]"
+                        : sec.name.rfind("fault.", 0) == 0
                                                                    ? "[[fault]] type = \"" + sec.name.substr(6) + "\""
                                                                    : sec.name == "vm" || sec.name == "expect"
                                                                          ? "[" + sec.name + "]"
@@ -454,16 +647,11 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   for (auto* t : *disks) {
     auto v = check_table(*t, *find_section("disk"), file, "[[disk]]");
     if (!v) return v.error();
-    ScenarioDisk d;
-    d.where = loc(file, *t);
-    d.name = (*v)["name"];
-    d.size_bytes = (*v)["size"];
-    d.format = v->value("format", "raw");
-    d.bus = v->value("bus", "virtio-blk");
-    FB_TRY(check_choice(*v, "format", {"raw", "qcow2"}, loc(file, key_or_table(*t, "format")), "[[disk]]"));
-    FB_TRY(check_choice(*v, "bus", {"virtio-blk"}, loc(file, key_or_table(*t, "bus")), "[[disk]]"));
-    if (!disk_names.insert(d.name).second) return err(loc(file, *t->get("name")), fmt::format("disk '{}' is declared twice", d.name));
-    sc.disks.push_back(d);
+    auto d = parse_disk(*t, *v, file);
+    if (!d) return d.error();
+    if (!disk_names.insert(d->name).second)
+      return err(loc(file, *t->get("name")), fmt::format("disk '{}' is declared twice", d->name));
+    sc.disks.push_back(*d);
   }
 
   auto steps = table_array(root, "step", file);
@@ -521,6 +709,17 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
         return err(tl, fmt::format("target '{}' must be \"disk:NAME\" or \"disk:NAME/PARTITION\"", target));
       std::string dn = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
       if (!disk_names.count(dn)) return err(tl, fmt::format("target '{}' names disk '{}', which is not declared", target, dn));
+      // A disk with declared partitions has only those; a blank one may be partitioned by a step,
+      // and a base image's table is unknown here.
+      if (auto slash = target.find('/'); slash != std::string::npos) {
+        std::string n = target.substr(slash + 1);
+        auto& disk = *std::find_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& d) { return d.name == dn; });
+        bool number = !n.empty() && n.size() <= 3 && std::all_of(n.begin(), n.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); });
+        if (!number || std::stoul(n) == 0)
+          return err(tl, fmt::format("target '{}': the partition must be a number from 1", target));
+        if (!disk.partitions.empty() && std::stoul(n) > disk.partitions.size())
+          return err(tl, fmt::format("target '{}': disk '{}' has {} partition(s)", target, dn, disk.partitions.size()));
+      }
     }
     if (f.type == "scsi_debug" && v->contains("opts"))
       for (auto& opt : (*v)["opts"]) {
@@ -544,7 +743,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   if (auto* en = root.get("expect")) {
     auto* et = en->as_table();
     if (!et) return err(loc(file, *en), "'expect' must be a table: [expect]");
-    auto v = check_table(*et, *find_section("expect"), file, "[expect]");
+    auto v = check_table(*et, *find_section("expect"), file, "[expect]", {"disk"});
     if (!v) return v.error();
     FB_TRY(check_choice(*v, "kernel", {"no-crash", "crash"}, loc(file, key_or_table(*et, "kernel")), "[expect]"));
     sc.expect.kernel = v->value("kernel", "no-crash");
@@ -552,6 +751,54 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("dmesg_contains")) sc.expect.dmesg_contains = (*v)["dmesg_contains"].get<std::vector<std::string>>();
     if (v->contains("dmesg_not_contains"))
       sc.expect.dmesg_not_contains = (*v)["dmesg_not_contains"].get<std::vector<std::string>>();
+    if (auto* dn = et->get("disk")) {
+      auto* dt = dn->as_table();
+      if (!dt) return err(loc(file, *dn), "'disk' in [expect] must be tables: [expect.disk.NAME]");
+      for (auto& [k, node] : *dt) {
+        std::string name(k.str());
+        auto at = loc(file, node);
+        auto* one = node.as_table();
+        if (!one) return err(at, fmt::format("[expect.disk.{}] must be a table", name));
+        auto disk = std::find_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& d) { return d.name == name; });
+        if (disk == sc.disks.end())
+          return err(at, fmt::format("[expect.disk.{}] names disk '{}', which is not declared", name, name));
+        auto ev = check_table(*one, *find_section("expect.disk"), file, "[expect.disk." + name + "]");
+        if (!ev) return ev.error();
+        DiskExpect de;
+        de.disk = name;
+        de.where = at;
+        if (ev->contains("fsck_clean")) de.fsck_clean = (*ev)["fsck_clean"].get<bool>();
+        if (ev->contains("fsck_clean_partitions")) {
+          for (auto& n : (*ev)["fsck_clean_partitions"]) {
+            unsigned p = n.get<unsigned>();
+            if (p == 0 || p > disk->partitions.size() || disk->partitions[p - 1].fs != "ext4")
+              return err(loc(file, *one->get("fsck_clean_partitions")),
+                         fmt::format("fsck_clean_partitions: disk '{}' has no ext4 partition {}", name, p));
+            de.fsck_clean_partitions.push_back(p);
+          }
+        }
+        if (ev->contains("files")) {
+          for (auto& [location, want] : (*ev)["files"].items()) {
+            auto fat = loc(file, *one->get("files")->as_table()->get(location));
+            FB_TRY(check_disk_location(*disk, location, fat));
+            std::string w = want;
+            auto is_sha = [](const std::string& x) {
+              return x.size() == 64 && std::all_of(x.begin(), x.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
+            };
+            bool lost = w.rfind("lost:", 0) == 0 && is_sha(w.substr(5));
+            if (!is_sha(w) && !lost && w != "absent" && w != "present" && w != "unchanged")
+              return err(fat, fmt::format("'{}' must be a sha256 (64 hex digits), \"lost:<sha256>\", \"absent\", \"present\" "
+                                          "or \"unchanged\", not \"{}\"",
+                                          location, w));
+            if (w == "unchanged" && std::none_of(disk->files.begin(), disk->files.end(),
+                                                 [&](const DiskFileSpec& f) { return f.location == location; }))
+              return err(fat, fmt::format("'{}' is expected \"unchanged\" but disk '{}' copies no file there", location, name));
+            de.files.emplace_back(location, w);
+          }
+        }
+        sc.expect.disks.push_back(de);
+      }
+    }
     if (sc.expect.injected_min && sc.faults.empty())
       return err(loc(file, *et->get("injected_min")), "'injected_min' is set but the scenario has no [[fault]]");
   }

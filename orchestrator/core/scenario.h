@@ -16,7 +16,7 @@
 namespace fb {
 
 // ---- schema: one row per key, the parser and the docs test both read it ----
-enum class ValueKind { Int, Bool, String, StringArray, IntArray, Duration, Size, Command };
+enum class ValueKind { Int, Bool, String, StringArray, IntArray, Duration, Size, Command, StringOrStringArray, StringTable };
 
 struct KeySpec {
   const char* key;
@@ -57,11 +57,47 @@ struct VmSection {
   bool panic_on_warn = false;
 };
 
+// Filesystems a scenario disk may get: what libguestfs can make and the faultbox kernel mounts.
+inline constexpr const char* kDiskFilesystems[] = {"ext4", "swap", "none"};
+
+struct DiskPartitionSpec {
+  std::uint64_t size_bytes = 0;  // an absolute size, or
+  unsigned percent = 0;          // a share of the space the partition table leaves
+  std::string fs = "none";       // ext4 | swap | none
+};
+
+// A file put on the disk when it is made: "N:/path" (partition N) or "/path" (whole-disk fs).
+struct DiskFileSpec {
+  std::string location;  // as written in the scenario
+  unsigned partition = 0;  // 0: the whole disk
+  std::string guest_path;
+  std::filesystem::path host_path;       // resolved against the scenario's folder, or
+  std::optional<std::string> content;    // inline content
+};
+
 struct ScenarioDisk {
   std::string name;
-  std::uint64_t size_bytes = 0;
+  std::uint64_t size_bytes = 0;  // 0 only with base (the base image's size)
   std::string format = "raw";
   std::string bus = "virtio-blk";
+  std::string serial;            // default: name
+  std::string partition_table;   // "" (none), msdos, gpt
+  std::vector<DiskPartitionSpec> partitions;
+  std::string fs = "none";       // the whole disk's fs when there are no partitions
+  std::vector<DiskFileSpec> files;
+  std::filesystem::path base;    // an existing image, never modified: the VM writes to an overlay
+  SourceLocation where;
+  // Whether the disk needs libguestfs to be made (a blank one does not).
+  bool populated() const { return !partitions.empty() || fs != "none" || !files.empty(); }
+};
+
+// [expect.disk.NAME]: checked read-only on the run's overlay after the VM is gone.
+struct DiskExpect {
+  std::string disk;
+  std::optional<bool> fsck_clean;               // every ext4 filesystem on the disk
+  std::vector<unsigned> fsck_clean_partitions;  // these partitions' ext4 filesystems
+  // location ("N:/path" or "/path") -> a sha256 (hex), "absent", "present" or "unchanged"
+  std::vector<std::pair<std::string, std::string>> files;
   SourceLocation where;
 };
 
@@ -91,6 +127,7 @@ struct ExpectSpec {
   std::optional<std::int64_t> injected_min;
   std::vector<std::string> dmesg_contains;
   std::vector<std::string> dmesg_not_contains;
+  std::vector<DiskExpect> disks;
 };
 
 struct Scenario {
@@ -107,6 +144,9 @@ struct Scenario {
 
 Result<Scenario> parse_scenario_text(const std::string& text, const std::string& file_name);
 Result<Scenario> load_scenario(const std::filesystem::path& path);
+
+// "N:/path" or "/path" -> (partition, path); nullopt when malformed.
+std::optional<std::pair<unsigned, std::string>> parse_disk_location(const std::string& s);
 
 // "64M", "1G", "4096" -> bytes; "30s", "500ms", "2m" -> duration.
 std::optional<std::uint64_t> parse_size(const std::string& s);

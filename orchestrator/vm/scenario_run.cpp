@@ -6,6 +6,7 @@
 #include "orchestrator/core/error_injection.h"
 #include "orchestrator/core/kmsg.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/disks/disk_image.h"
 #include "orchestrator/vm/session.h"
 
 #include <fcntl.h>
@@ -34,21 +35,21 @@ void append_capped(std::string& to, std::string_view d, std::size_t cap, bool& t
   }
 }
 
-// Disk images live in a private temp dir that goes with the run.
+// The VM's disks: a fresh qcow2 overlay per disk in the run's private temp dir, on top of the
+// prepared image in the cache (made through libguestfs when missing) or the scenario's base
+// image, so neither is ever written. The overlays stay until the post-run inspection.
 Result<std::vector<DiskSpec>> make_disks(const Scenario& sc, const TempDir& dir) {
   std::vector<DiskSpec> out;
   for (auto& d : sc.disks) {
-    auto path = dir.path() / (d.name + "." + d.format);
-    if (d.format == "raw") {
-      Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-      if (!fd || ftruncate(fd.get(), static_cast<off_t>(d.size_bytes)) != 0)
-        return make_error(ErrorKind::Infra, "disk {}: {}", path.string(), strerror(errno));
-    } else {
-      auto r = run_capture({"qemu-img", "create", "-q", "-f", "qcow2", path.string(), std::to_string(d.size_bytes)}, true);
-      if (!r || r->status.code != 0)
-        return make_error(ErrorKind::Infra, "qemu-img create {}: {}", path.string(), r ? r->output : r.error().message);
+    auto prepared = prepare_disk(d);
+    if (!prepared) {
+      Error e = prepared.error();
+      e.message = fmt::format("{}: disk {}: {}", d.where.str(), d.name, e.message);
+      return e;
     }
-    out.push_back({path, d.format, d.name, false});
+    auto overlay = dir.path() / (d.name + ".qcow2");
+    FB_TRY(create_overlay(prepared->image, prepared->format, overlay));
+    out.push_back({overlay, "qcow2", d.serial, false});
   }
   return out;
 }
@@ -548,6 +549,19 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   r.console = (*session)->vm().console();
   r.host_log = (*session)->vm().host_log();
   (void)(*session)->shutdown();
+  session->reset();  // the VM is gone before anything reads its disks
+  // [expect.disk.NAME]: read-only through libguestfs, on the overlay this run wrote.
+  for (auto& want : sc.expect.disks) {
+    auto disk = std::find_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& d) { return d.name == want.disk; });
+    auto found = inspect_disk(*disk, want, disk_dir->path() / (disk->name + ".qcow2"));
+    if (!found) {
+      Error e = found.error();
+      e.message = fmt::format("inspecting disk {}: {}", want.disk, e.message);
+      return fail_with(e);
+    }
+    for (auto& f : found->failures) r.failures.push_back(f);
+    r.disks.push_back(std::move(*found));
+  }
   finish_verdict(r, sc);
   return done(r);
 }
@@ -585,6 +599,8 @@ json RunReport::to_json() const {
   if (!hang_evidence.empty())
     j["hang"] = {{"evidence", hang_evidence}, {"blocked_tasks", blocked_tasks}};
   j["crash"] = crash_title.empty() ? json(nullptr) : json({{"title", crash_title}, {"report", crash_report}});
+  j["disks"] = json::array();
+  for (auto& d : disks) j["disks"].push_back(d.to_json());
   j["kmsg"] = kmsg;
   if (!trace.empty()) j["trace"] = trace;
   return j;

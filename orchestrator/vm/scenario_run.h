@@ -3,6 +3,7 @@
 // the faults that name it, runs it (marked for task-filtered faults), disarms them and reads
 // back how often each fired. Produces the report and the verdict.
 #include "orchestrator/core/scenario.h"
+#include "orchestrator/disks/disk_image.h"
 #include "common/process.h"
 
 #include <nlohmann/json.hpp>
@@ -71,6 +72,7 @@ struct RunReport {
   std::filesystem::path kernel;  // the bzImage the run booted (its .config sits next to cached ones)
   std::vector<std::string> blocked_tasks;  // on a hang: tasks in D state per sysrq-w
   std::string hang_evidence;              // on a hang: how the evidence was collected
+  std::vector<DiskInspection> disks;      // post-run inspection of the disks [expect.disk.NAME] names
   double seconds = 0;
   nlohmann::json to_json() const;
   std::string to_junit() const;

@@ -176,3 +176,53 @@ TEST_CASE("the parser survives 3000 random mutations of a valid scenario") {
   }
   CHECK(refused > 1000);  // most mutations break something, and each says where
 }
+
+TEST_CASE("a [[disk]] with partitions, filesystems, files and an [expect.disk] becomes its model") {
+  auto sc = parse_scenario_text(R"(
+name = "disks"
+[[disk]]
+name = "data"
+size = "64M"
+partition_table = "gpt"
+partitions = ["24M", "50%"]
+fs = ["ext4", "swap"]
+serial = "fb-data"
+files = { "1:/etc/note" = "examples/data/partition-note.txt" }
+file_contents = { "1:/a.txt" = "hello\n" }
+[[disk]]
+name = "plain"
+size = "8M"
+[[step]]
+name = "s"
+run = "true"
+[expect.disk.data]
+fsck_clean = true
+fsck_clean_partitions = [1]
+files = { "1:/a.txt" = "unchanged", "1:/gone" = "absent" }
+)", (source_dir() / "x.toml").string());
+  INFO((sc.ok() ? "" : sc.error().message));
+  REQUIRE(sc.ok());
+  REQUIRE(sc->disks.size() == 2);
+  auto& d = sc->disks[0];
+  CHECK(d.partition_table == "gpt");
+  REQUIRE(d.partitions.size() == 2);
+  CHECK(d.partitions[0].size_bytes == 24u << 20);
+  CHECK(d.partitions[1].percent == 50);
+  CHECK(d.partitions[1].fs == "swap");
+  CHECK(d.serial == "fb-data");
+  REQUIRE(d.files.size() == 2);
+  CHECK(d.files[0].host_path == source_dir() / "examples/data/partition-note.txt");
+  CHECK(d.files[0].partition == 1);
+  CHECK(d.files[1].content == std::optional<std::string>("hello\n"));
+  CHECK(d.populated());
+  CHECK(sc->disks[1].serial == "plain");
+  CHECK_FALSE(sc->disks[1].populated());
+  REQUIRE(sc->expect.disks.size() == 1);
+  CHECK(sc->expect.disks[0].fsck_clean == std::optional<bool>(true));
+  CHECK(sc->expect.disks[0].fsck_clean_partitions == std::vector<unsigned>{1});
+  CHECK(sc->expect.disks[0].files.size() == 2);
+  CHECK(parse_disk_location("2:/a/b") == std::make_pair(2u, std::string("/a/b")));
+  CHECK_FALSE(parse_disk_location("0:/a"));
+  CHECK_FALSE(parse_disk_location("1:a"));
+  CHECK_FALSE(parse_disk_location("/a/../b"));
+}

@@ -1,0 +1,68 @@
+#pragma once
+// Scenario disks made, cached and inspected through libguestfs. A guest disk is untrusted
+// input: it is only ever read by the libguestfs appliance, never mounted on the host.
+//   <cache>/disks/<hash>.<format>  prepared images, keyed by the disk spec and file contents
+#include "common/result.h"
+#include "orchestrator/core/scenario.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fb {
+
+// The image a run's overlay sits on.
+struct PreparedDisk {
+  std::filesystem::path image;  // in the cache, or the scenario's base image
+  std::string format;           // of image
+  bool reused = false;          // found in the cache (or a base image)
+  double seconds = 0;           // time spent making or finding it
+};
+
+// The cache key of a disk: its spec and the contents of the files it copies in. Not the name
+// or serial: two disks alike share one prepared image.
+Result<std::string> disk_cache_key(const ScenarioDisk& d);
+
+// Finds the disk's prepared image in the cache or makes it there (built in a temp dir, renamed
+// into place when complete, so a failure leaves nothing). A base image is only checked.
+Result<PreparedDisk> prepare_disk(const ScenarioDisk& d);
+
+// A fresh qcow2 overlay at `overlay` on top of `backing`: what the VM gets, so neither the
+// cached image nor a base image is ever written.
+Status create_overlay(const std::filesystem::path& backing, const std::string& backing_format,
+                      const std::filesystem::path& overlay);
+
+// What the post-run inspection found on one disk.
+struct DiskFileCheck {
+  std::string location;  // "N:/path"
+  std::string expected;  // sha256, lost:sha256, absent, present, unchanged; "" for a copied-in file nobody named
+  std::string found;     // sha256, or "absent", or "unreadable: ..."
+  std::string verdict;   // ok | missing | changed | unexpected | unreadable; for "lost:": lost | survived
+};
+struct FsckResult {
+  std::string device;  // "1" for partition 1, "whole disk"
+  int status = 0;      // fsck's exit status (0 clean, 1 errors corrected, 4 left uncorrected, ...)
+  std::string meaning;
+};
+struct DiskInspection {
+  std::string disk;
+  std::vector<FsckResult> fsck;
+  std::vector<DiskFileCheck> files;
+  std::vector<std::string> failures;  // unmet [expect.disk.NAME]
+  std::vector<std::string> losses;    // copied-in files that did not survive, expected or not
+  double seconds = 0;
+  nlohmann::json to_json() const;
+};
+
+// Read-only inspection of a run's overlay after the VM is gone: fsck every ext4 filesystem
+// (on libguestfs's own throw-away overlay), then checksum the expected and the copied-in files.
+Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& want,
+                                    const std::filesystem::path& overlay);
+
+// Starts an appliance on a tiny scratch disk and stops it: whether libguestfs works here and
+// how long a start takes (faultbox doctor).
+Result<double> appliance_start_seconds();
+
+}  // namespace fb

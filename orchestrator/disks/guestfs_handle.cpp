@@ -1,0 +1,68 @@
+#include "orchestrator/disks/guestfs_handle.h"
+
+#include "orchestrator/core/log.h"
+
+#include <guestfs.h>
+
+#include <chrono>
+#include <utility>
+
+namespace fb {
+
+Result<GuestfsHandle> GuestfsHandle::create() {
+  guestfs_h* g = guestfs_create_flags(0);
+  if (!g) return make_error(ErrorKind::Infra, "libguestfs: cannot create a handle (guestfs_create_flags)");
+  GuestfsHandle h(g);
+  // Errors come back through guestfs_last_error, not printed on stderr behind our back.
+  guestfs_set_error_handler(g, nullptr, nullptr);
+  char force_tcg[] = "force_tcg";
+  char* const settings[] = {force_tcg, nullptr};
+  if (guestfs_set_backend_settings(g, settings) != 0) return h.error(ErrorKind::Infra, "setting force_tcg");
+  return h;
+}
+
+GuestfsHandle::GuestfsHandle(GuestfsHandle&& o) noexcept : g_(std::exchange(o.g_, nullptr)) {}
+
+GuestfsHandle& GuestfsHandle::operator=(GuestfsHandle&& o) noexcept {
+  if (this != &o) {
+    close();
+    g_ = std::exchange(o.g_, nullptr);
+  }
+  return *this;
+}
+
+GuestfsHandle::~GuestfsHandle() { close(); }
+
+void GuestfsHandle::close() {
+  if (!g_) return;
+  guestfs_close(g_);  // kills the appliance if it still runs
+  g_ = nullptr;
+}
+
+Status GuestfsHandle::add_drive(const std::filesystem::path& file, const std::string& format, bool read_only) {
+  if (guestfs_add_drive_opts(g_, file.c_str(), GUESTFS_ADD_DRIVE_OPTS_FORMAT, format.c_str(),
+                             GUESTFS_ADD_DRIVE_OPTS_READONLY, read_only ? 1 : 0, -1) != 0)
+    return error(ErrorKind::Infra, "adding " + file.string());
+  return {};
+}
+
+Status GuestfsHandle::launch(const std::string& what) {
+  progress("libguestfs: starting the appliance (tcg) to {}", what);
+  auto t0 = std::chrono::steady_clock::now();
+  if (guestfs_launch(g_) != 0) return error(ErrorKind::Infra, "starting the appliance (libguestfs-test-tool shows why)");
+  debug("libguestfs: appliance up in {:.1f} s",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return {};
+}
+
+Status GuestfsHandle::shutdown() {
+  if (guestfs_shutdown(g_) != 0) return error(ErrorKind::Infra, "stopping the appliance");
+  return {};
+}
+
+Error GuestfsHandle::error(ErrorKind kind, const std::string& doing) const {
+  const char* msg = g_ ? guestfs_last_error(g_) : nullptr;
+  return Error{kind, "libguestfs: " + doing + ": " + (msg ? msg : "unknown error")};
+}
+
+}  // namespace fb

@@ -1,0 +1,210 @@
+// Scenario disks made, cached and inspected through libguestfs (real appliance, real VM).
+#include "common/files.h"
+#include "orchestrator/core/cache.h"
+#include "tests/vm/vm_support.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <random>
+#include <set>
+
+using namespace fb;
+using namespace fb::test;
+namespace fs = std::filesystem;
+
+static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
+
+static std::set<std::string> disk_cache_entries() {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(cache_root() / "disks", ec)) out.insert(e.path().filename().string());
+  return out;
+}
+
+// No half-made image may stay in the disk cache.
+static void require_no_partial_cache_entries() {
+  for (auto& name : disk_cache_entries()) CHECK(name.rfind(".partial-", 0) != 0);
+}
+
+TEST_CASE("disks: S2, partition 1 fails while partition 2 survives, and the inspection names what 1 lost",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("examples/partition-fails-sibling-survives.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("verdict: pass"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["disks"].size() == 1);
+  auto& d = j["disks"][0];
+  std::map<std::string, nlohmann::json> files;
+  for (auto& f : d["files"]) files[f["location"]] = f;
+  CHECK(files["2:/new.txt"]["verdict"] == "ok");
+  CHECK(files["2:/keep/b.txt"]["verdict"] == "ok");
+  // What partition 1 lost: the content the failed fsync was about.
+  CHECK(files["1:/new.txt"]["verdict"] == "lost");
+  CHECK(files["1:/new.txt"]["found"] != "f22b6e0eed060703402ac03fd1ba53d3e16ec8da7d846feae02001fbcbcebbc3");
+  CHECK_THAT(r.out, Catch::Contains("lost: disk data: 1:/new.txt: the content written (f22b6e0eed060703...) did not survive"));
+  CHECK(files["1:/keep/note.txt"]["verdict"] == "ok");  // copied in, checked unasked
+  std::map<std::string, int> fsck;
+  for (auto& f : d["fsck"]) fsck[f["filesystem"]] = f["status"];
+  CHECK(fsck["2"] == 0);
+  CHECK(fsck["1"] != 0);
+  CHECK_THAT(r.out, Catch::Contains("fsck 1: errors found"));
+  require_no_leftovers(rt);
+  require_no_partial_cache_entries();
+}
+
+TEST_CASE("disks: a populated disk is made once and reused from the cache; the VM writes only its overlay",
+          "[disks]") {
+  ScratchDir rt;
+  // A nonce in the content makes this disk new to the cache, so the first run is cold.
+  std::string nonce = std::to_string(std::random_device{}()) + std::to_string(getpid());
+  auto scenario = rt.path() / "cached.toml";
+  REQUIRE(write_file_atomic(scenario, R"(name = "cached disk"
+[[disk]]
+name = "c"
+size = "16M"
+fs = "ext4"
+file_contents = { "/nonce" = ")" + nonce + R"(" }
+[[step]]
+name = "write"
+run = "mkdir -p /mnt/c && mount -t ext4 $FAULTBOX_DISK_C /mnt/c && cat /mnt/c/nonce && echo changed > /mnt/c/nonce && umount /mnt/c"
+expect_stdout = [")" + nonce + R"("]
+expect_exit = 0
+[expect.disk.c]
+fsck_clean = true
+files = { "/nonce" = "present" }
+)"));
+  auto before = disk_cache_entries();
+  auto cold = faultbox_in(rt, "run", {scenario.string()});
+  INFO(cold.out << cold.err);
+  REQUIRE(cold.status.code == 0);
+  CHECK_THAT(cold.err, Catch::Contains("disk c: made in"));
+  // The run changed the file, and the inspection (of the overlay) says so.
+  CHECK_THAT(cold.out, Catch::Contains("lost: disk c: /nonce changed since it was copied in"));
+  auto after = disk_cache_entries();
+  std::vector<std::string> added;
+  for (auto& n : after)
+    if (!before.count(n)) added.push_back(n);
+  REQUIRE(added.size() == 1);
+  auto cached = cache_root() / "disks" / added[0];
+  auto sha_before = sha256_file(cached);
+  REQUIRE(sha_before.ok());
+
+  auto warm = faultbox_in(rt, "run", {scenario.string()});
+  INFO(warm.out << warm.err);
+  CHECK(warm.status.code == 0);  // the step saw the nonce again: the cached image was not written
+  CHECK_THAT(warm.err, Catch::Contains("disk c: prepared image reused"));
+  CHECK(*sha256_file(cached) == *sha_before);
+  std::error_code ec;
+  fs::remove(cached, ec);
+  require_no_leftovers(rt);
+  require_no_partial_cache_entries();
+}
+
+TEST_CASE("disks: a base image is never modified by a run that writes to the disk", "[disks]") {
+  ScratchDir rt;
+  auto base = rt.path() / "base.raw";
+  std::string content(8 << 20, '\0');
+  for (std::size_t i = 0; i < content.size(); i += 4096) content[i] = static_cast<char>('a' + i / 4096 % 26);
+  REQUIRE(write_file_atomic(base, content));
+  auto sha_before = sha256_file(base);
+  auto scenario = rt.path() / "base.toml";
+  REQUIRE(write_file_atomic(scenario, R"(name = "writes over a base image"
+[[disk]]
+name = "b"
+base = "base.raw"
+[[step]]
+name = "write"
+run = "dd if=/dev/zero of=$FAULTBOX_DISK_B bs=4096 count=64 oflag=direct && dd if=$FAULTBOX_DISK_B bs=4096 count=1 iflag=direct | od -An -c | head -1"
+expect_exit = 0
+expect_stdout = ["\\0"]
+)"));
+  auto r = faultbox_in(rt, "run", {scenario.string()});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 0);
+  CHECK(*sha256_file(base) == *sha_before);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: a corrupt base image is a usage error (exit 2) naming it, leaving nothing behind", "[disks]") {
+  ScratchDir rt;
+  // qcow2 magic and version, then garbage: qemu-img cannot open it.
+  std::string bad = std::string("QFI\xfb\0\0\0\x03", 8) + std::string(4096, '\x7f');
+  REQUIRE(write_file_atomic(rt.path() / "bad.qcow2", bad));
+  REQUIRE(write_file_atomic(rt.path() / "bad.toml", R"(name = "corrupt base"
+[[disk]]
+name = "b"
+base = "bad.qcow2"
+[[step]]
+name = "s"
+run = "true"
+)"));
+  auto before = disk_cache_entries();
+  auto r = faultbox_in(rt, "run", {(rt.path() / "bad.toml").string()});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.out, Catch::Contains("bad.qcow2 is not a readable disk image"));
+  CHECK_THAT(r.out, Catch::Contains("verdict: usage-error"));
+  CHECK(disk_cache_entries() == before);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: an unknown or unmountable fs type is refused before anything is made (exit 2)", "[disks]") {
+  ScratchDir rt;
+  for (auto [fs_name, want] : {std::pair{"xfs", "kernel lacks CONFIG_XFS_FS"}, std::pair{"vfat", "kernel lacks CONFIG_VFAT_FS"},
+                               std::pair{"zfs", "unknown fs 'zfs'"}}) {
+    auto scenario = rt.path() / "fs.toml";
+    REQUIRE(write_file_atomic(scenario, fmt::format("name = \"fs\"\n[[disk]]\nname = \"d\"\nsize = \"16M\"\nfs = \"{}\"\n"
+                                                    "[[step]]\nname = \"s\"\nrun = \"true\"\n", fs_name)));
+    auto before = disk_cache_entries();
+    auto r = faultbox_in(rt, "run", {scenario.string()});
+    INFO(r.out << r.err);
+    CHECK(r.status.code == 2);
+    CHECK_THAT(r.out + r.err, Catch::Contains(want));
+    CHECK_THAT(r.out + r.err, Catch::Contains("fs.toml:5:6"));
+    CHECK(disk_cache_entries() == before);
+  }
+  require_no_leftovers(rt);
+}
+
+static void kill_while_making_disk(int sig) {
+  ScratchDir rt;
+  std::string nonce = std::to_string(std::random_device{}()) + std::to_string(getpid());
+  auto scenario = rt.path() / "killed.toml";
+  REQUIRE(write_file_atomic(scenario, "name = \"killed while the disk is made\"\n[[disk]]\nname = \"k\"\nsize = \"16M\"\n"
+                                      "fs = \"ext4\"\nfile_contents = { \"/nonce\" = \"" + nonce + "\" }\n"
+                                      "[[step]]\nname = \"s\"\nrun = \"true\"\n"));
+  auto before = disk_cache_entries();
+  RunOptions o;
+  o.act_on_stderr = "starting the appliance (tcg) to make disk k";
+  o.act = [sig](pid_t pid) {
+    sleep(3);  // the appliance is booting
+    kill(pid, sig);
+  };
+  auto r = faultbox_in(rt, "run", {scenario.string()}, o);
+  INFO(r.out << r.err);
+  CHECK(r.status.shell_code() == 128 + sig);
+  // libguestfs's recovery process kills the appliance once faultbox is gone; the janitor
+  // removes the half-made image.
+  auto partial = (cache_root() / "disks" / ".partial-").string();
+  std::vector<pid_t> left;
+  for (int i = 0; i < 100; ++i) {
+    left = processes_mentioning(partial);
+    if (left.empty() && disk_cache_entries() == before) break;
+    usleep(100000);
+  }
+  CHECK(left.empty());
+  CHECK(disk_cache_entries() == before);
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: SIGKILL while a disk is being made leaves no appliance and no partial image", "[disks]") {
+  kill_while_making_disk(SIGKILL);
+}
+TEST_CASE("disks: SIGINT while a disk is being made leaves no appliance and no partial image", "[disks]") {
+  kill_while_making_disk(SIGINT);
+}
