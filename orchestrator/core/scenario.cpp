@@ -480,7 +480,9 @@ Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, c
       } else {
         f.content = src.get<std::string>();
       }
-      if (std::any_of(d.files.begin(), d.files.end(), [&](const DiskFileSpec& o) { return o.location == location; }))
+      // (a structured binding, so captured through a copy: clang 14 cannot capture one)
+      const std::string loc_name = location;
+      if (std::any_of(d.files.begin(), d.files.end(), [&](const DiskFileSpec& o) { return o.location == loc_name; }))
         return err(at, fmt::format("'{}' is given twice", location));
       d.files.push_back(f);
     }
@@ -790,8 +792,9 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
               return err(fat, fmt::format("'{}' must be a sha256 (64 hex digits), \"lost:<sha256>\", \"absent\", \"present\" "
                                           "or \"unchanged\", not \"{}\"",
                                           location, w));
+            const std::string loc_name = location;  // clang 14 cannot capture a structured binding
             if (w == "unchanged" && std::none_of(disk->files.begin(), disk->files.end(),
-                                                 [&](const DiskFileSpec& f) { return f.location == location; }))
+                                                 [&](const DiskFileSpec& f) { return f.location == loc_name; }))
               return err(fat, fmt::format("'{}' is expected \"unchanged\" but disk '{}' copies no file there", location, name));
             de.files.emplace_back(location, w);
           }
