@@ -70,7 +70,7 @@ TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps 
   require_no_leftovers(rt);
 }
 
-TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the disk; error_writes fails them (S9)") {
+TEST_CASE("block: dm_flakey drop_writes acknowledges writes that never reach the disk, error_writes fails them (S9)") {
   ScratchDir rt;
   auto r = run_example(rt, "examples/dm-flakey-drop-writes.toml");
   INFO(r.run.out << r.run.err);

@@ -58,7 +58,7 @@ TEST_CASE("run: bpf_override probability 50 overrides some but not all calls, an
   require_no_leftovers(rt);
 }
 
-TEST_CASE("run: bpf_override hits the armed step's cgroup only; another step's leftover process keeps working") {
+TEST_CASE("run: bpf_override hits the armed step's cgroup only, another step's leftover process keeps working") {
   ScratchDir rt;
   auto json_path = (rt.path() / "report.json").string();
   auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/bpf-override-step-only.toml"), "--json", json_path});

@@ -57,7 +57,33 @@ TEST_CASE("disks: S2, partition 1 fails while partition 2 survives, and the insp
   require_no_partial_cache_entries();
 }
 
-TEST_CASE("disks: a populated disk is made once and reused from the cache; the VM writes only its overlay",
+TEST_CASE("disks: after dm-flakey drop_writes the inspection names exactly the file whose writes were dropped",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("examples/dm-flakey-drop-writes-data-loss.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["faults"][0]["fired"].get<int>() > 0);  // writes were dropped...
+  CHECK(j["steps"][1]["exit_code"] == 0);          // ...while the step saw every write succeed
+  REQUIRE(j["disks"].size() == 1);
+  auto& d = j["disks"][0];
+  // Exactly one loss, and it is the file written through the flakey device.
+  REQUIRE(d["losses"].size() == 1);
+  CHECK_THAT(d["losses"][0].get<std::string>(), Catch::Contains("1:/dropped.txt"));
+  int lost = 0;
+  for (auto& f : d["files"]) {
+    if (f["verdict"] != "ok") ++lost;
+    if (f["location"] == "1:/dropped.txt") CHECK(f["verdict"] == "lost");
+  }
+  CHECK(lost == 1);
+  CHECK(d["fsck"][0]["status"] == 0);  // the filesystem itself is consistent: its writes were dropped too
+  require_no_leftovers(rt);
+  require_no_partial_cache_entries();
+}
+
+TEST_CASE("disks: a populated disk is made once and reused from the cache, the VM writes only its overlay",
           "[disks]") {
   ScratchDir rt;
   // A nonce in the content makes this disk new to the cache, so the first run is cold.
