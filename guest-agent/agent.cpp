@@ -197,9 +197,7 @@ void Agent::handle_request(const json& req) {
     reply_ok(req, facts);
   } else if (op == proto::op::kPing) {
     // Like disarm: the kernel records so far go out first, so a ping is also a kmsg barrier.
-    if (kmsg_)
-      while (pump_kmsg() > 0) {
-      }
+    drain_kmsg();
     reply_ok(req, {{"monotonic_ns", monotonic_ns()}, {"kmsg_record", kmsg_last_record_}});
   } else if (op == proto::op::kExec) {
     handle_exec(req);
@@ -441,9 +439,7 @@ void Agent::handle_disarm(const json& req) {
   faults_.erase(it);
   // Everything the kernel logged while the fault was armed is sent before this reply; its
   // record number lets the host wait for those frames (they travel on the other port).
-  if (kmsg_)
-    while (pump_kmsg() > 0) {
-    }
+  drain_kmsg();
   reply_ok(req, {{"counters", c}, {"kmsg_record", kmsg_last_record_}});
 }
 
@@ -458,9 +454,7 @@ void Agent::handle_sysrq(const json& req) {
     }
   }
   // What the kernel printed goes out before the reply, like disarm's records.
-  if (kmsg_)
-    while (pump_kmsg() > 0) {
-    }
+  drain_kmsg();
   reply_ok(req, {{"kmsg_record", kmsg_last_record_}});
 }
 
@@ -553,6 +547,12 @@ int Agent::pump_trace_events() {
   }
   trace_seq_ = trace_exec.seq;
   return sent;
+}
+
+void Agent::drain_kmsg() {
+  if (kmsg_)
+    while (pump_kmsg() > 0) {
+    }
 }
 
 int Agent::pump_kmsg() {

@@ -64,6 +64,8 @@ class Agent {
   // Sends a heartbeat when one is due; returns the poll timeout until the next (-1: none).
   int beat();
   int pump_kmsg();  // records sent
+  // Sends every kernel record there is now, so a reply that follows carries a complete mark.
+  void drain_kmsg();
   void reap_children();
   // Reads what the pipe holds now and sends it as frames; returns false on EOF.
   bool pump(Exec& e, Fd& fd, proto::Stream stream, bool until_empty);

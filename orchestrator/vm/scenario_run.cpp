@@ -147,11 +147,14 @@ std::string collect_hang_evidence(Session& s) {
 }
 
 // Waits until the kernel log on the trace port has every record the agent had read by now.
-void sync_kmsg(AgentClient& agent, const std::vector<KmsgRecord>& records) {
-  auto mark = agent.kmsg_mark();
-  if (!mark) return;
-  for (int i = 0; i < 100 && *mark >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < *mark); ++i)
+// Waits (a bounded number of pings) until record `mark` has arrived on the trace port.
+void wait_for_record(AgentClient& agent, const std::vector<KmsgRecord>& records, std::int64_t mark) {
+  for (int i = 0; i < 100 && mark >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < mark); ++i)
     (void)agent.ping();
+}
+
+void sync_kmsg(AgentClient& agent, const std::vector<KmsgRecord>& records) {
+  if (auto mark = agent.kmsg_mark()) wait_for_record(agent, records, *mark);
 }
 
 // fail_nth: the step runs with /proc/<pid>/fail-nth = N, so the Nth fault site its process
@@ -434,8 +437,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     }
     // Wait for the kernel log up to the disarm, then credit the injections it holds to the
     // faults armed for this step (fail_function's log says only "fail_function", not which).
-    for (int i = 0; i < 100 && last_record >= 0 && (records.empty() || static_cast<std::int64_t>(records.back().seq) < last_record); ++i)
-      (void)agent.ping();
+    wait_for_record(agent, records, last_record);
     if (res && !sr.snapshots.empty()) {
       std::vector<std::string> paths;
       for (auto& snap : sr.snapshots) paths.push_back(snap.path);
