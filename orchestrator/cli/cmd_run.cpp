@@ -107,8 +107,14 @@ std::string format_report(const RunReport& r) {
                        std::count(r.trace.begin(), r.trace.end(), '\n'));
   // Post-run disk inspection: fsck of each ext4 filesystem, then every file checked.
   for (auto& d : r.disks) {
-    out += fmt::format("disk {}: inspected in {:.1f} s\n", d.disk, d.seconds);
+    out += fmt::format("disk {}: inspected in {:.1f} s (+ {:.1f} s appliance start{})\n", d.disk, d.seconds,
+                       d.appliance_seconds, r.disks.size() > 1 ? ", shared by all disks" : "");
     for (auto& f : d.fsck) out += fmt::format("    fsck {}: {}\n", f.device, f.meaning);
+    if (d.bytes_checked && d.unreadable.empty())
+      out += fmt::format("    readable: all {} bytes\n", d.bytes_checked);
+    for (auto& u : d.unreadable)
+      out += fmt::format("    unreadable: {} bytes at offset {}{}\n", u.length, u.offset,
+                         u.partition ? fmt::format(" (partition {})", u.partition) : "");
     // A sha256 (or lost:sha256) shortened to its first 16 digits; the JSON report has them whole.
     auto shown = [](const std::string& v) {
       if (v.size() == 64) return v.substr(0, 16) + "...";

@@ -114,7 +114,10 @@ std::vector<SectionSpec> build_schema() {
                  "these partitions' ext4 filesystems pass fsck after the run (others may not)"},
                 {"files", ValueKind::StringTable, false, 0, 0,
                  "\"N:/path\" (or \"/path\") -> its sha256 (hex); \"lost:<sha256>\" (absent or other content: that "
-                 "write did not survive); \"absent\"; \"present\"; or \"unchanged\" (as copied in by `files`/`file_contents`)"}}});
+                 "write did not survive); \"absent\"; \"present\"; or \"unchanged\" (as copied in by `files`/`file_contents`)"},
+                {"readable_blocks", ValueKind::Bool, false, 0, 0,
+                 "every byte of the disk image reads back without an I/O error; unreadable ranges are named "
+                 "with their partition (default false)"}}});
   auto target = KeySpec{"target", ValueKind::String, true, 0, 0, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
   s.push_back({"fault.failslab",
                with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
@@ -770,6 +773,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
         de.disk = name;
         de.where = at;
         if (ev->contains("fsck_clean")) de.fsck_clean = (*ev)["fsck_clean"].get<bool>();
+        de.readable_blocks = ev->value("readable_blocks", false);
         if (ev->contains("fsck_clean_partitions")) {
           for (auto& n : (*ev)["fsck_clean_partitions"]) {
             unsigned p = n.get<unsigned>();

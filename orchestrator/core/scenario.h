@@ -98,6 +98,7 @@ struct DiskExpect {
   std::vector<unsigned> fsck_clean_partitions;  // these partitions' ext4 filesystems
   // location ("N:/path" or "/path") -> a sha256 (hex), "absent", "present" or "unchanged"
   std::vector<std::pair<std::string, std::string>> files;
+  bool readable_blocks = false;  // every byte of the disk reads back without an I/O error
   SourceLocation where;
 };
 

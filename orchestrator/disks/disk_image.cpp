@@ -90,34 +90,62 @@ Status copy_files(GuestfsHandle& g, const ScenarioDisk& d, const std::vector<std
   return {};
 }
 
-// Makes the disk at `path`: blank, or partitioned, formatted and filled through the appliance.
-Status build_image(const ScenarioDisk& d, const fs::path& path) {
-  auto g = GuestfsHandle::create();
-  if (!g) return g.error();
-  if (guestfs_disk_create(g->get(), path.c_str(), d.format.c_str(), static_cast<std::int64_t>(d.size_bytes), -1) != 0)
-    return g->error(ErrorKind::Infra, "creating " + path.string());
-  if (!d.populated()) return {};
-  FB_TRY(g->add_drive(path, d.format, false));
-  FB_TRY(g->launch("make disk " + d.name));
-  GuestfsStrings devs{guestfs_list_devices(g->get())};
-  auto dev_list = devs.list();
-  if (dev_list.empty()) return g->error(ErrorKind::Infra, "listing devices");
-  std::string disk = dev_list[0];
+// The device names the appliance gave the drives, in the order they were added.
+Result<std::vector<std::string>> appliance_devices(GuestfsHandle& g, std::size_t expected) {
+  GuestfsStrings devs{guestfs_list_devices(g.get())};
+  auto list = devs.list();
+  if (list.size() != expected)
+    return make_error(ErrorKind::Infra, "libguestfs: the appliance shows {} disk(s), {} were added", list.size(), expected);
+  return list;
+}
+
+// Partitions, formats and fills one disk, seen by the appliance as `disk`.
+Status populate(GuestfsHandle& g, const ScenarioDisk& d, const std::string& disk) {
   std::vector<std::string> devices = {disk};  // index 0: whole disk; N: partition N
   if (!d.partitions.empty()) {
-    if (guestfs_part_init(g->get(), disk.c_str(), d.partition_table.c_str()) != 0)
-      return g->error(ErrorKind::Infra, "writing the " + d.partition_table + " partition table");
+    if (guestfs_part_init(g.get(), disk.c_str(), d.partition_table.c_str()) != 0)
+      return g.error(ErrorKind::Infra, "writing the " + d.partition_table + " partition table");
     auto sectors = partition_sectors(d);
     for (std::size_t i = 0; i < sectors.size(); ++i) {
-      if (guestfs_part_add(g->get(), disk.c_str(), "p", sectors[i].first, sectors[i].second) != 0)
-        return g->error(ErrorKind::Infra, fmt::format("adding partition {}", i + 1));
+      if (guestfs_part_add(g.get(), disk.c_str(), "p", sectors[i].first, sectors[i].second) != 0)
+        return g.error(ErrorKind::Infra, fmt::format("adding partition {}", i + 1));
       devices.push_back(disk + std::to_string(i + 1));
     }
-    for (std::size_t i = 0; i < d.partitions.size(); ++i) FB_TRY(make_fs(*g, d.partitions[i].fs, devices[i + 1]));
+    for (std::size_t i = 0; i < d.partitions.size(); ++i) FB_TRY(make_fs(g, d.partitions[i].fs, devices[i + 1]));
   } else {
-    FB_TRY(make_fs(*g, d.fs, disk));
+    FB_TRY(make_fs(g, d.fs, disk));
   }
-  FB_TRY(copy_files(*g, d, devices));
+  return copy_files(g, d, devices);
+}
+
+// Makes the given disks at their paths: blank, or partitioned, formatted and filled, all of
+// them in one appliance start (which costs far more than the work on any disk).
+Status build_images(const std::vector<std::pair<const ScenarioDisk*, fs::path>>& todo) {
+  auto g = GuestfsHandle::create();
+  if (!g) return g.error();
+  std::vector<std::pair<const ScenarioDisk*, fs::path>> populated;
+  for (auto& [d, path] : todo) {
+    if (guestfs_disk_create(g->get(), path.c_str(), d->format.c_str(), static_cast<std::int64_t>(d->size_bytes), -1) != 0)
+      return g->error(ErrorKind::Infra, "creating " + path.string());
+    if (d->populated()) populated.emplace_back(d, path);
+  }
+  if (populated.empty()) return {};
+  std::string names;
+  for (auto& p : populated) {
+    FB_TRY(g->add_drive(p.second, p.first->format, false));
+    names += (names.empty() ? "" : ", ") + p.first->name;
+  }
+  FB_TRY(g->launch(fmt::format("make disk{} {}", populated.size() > 1 ? "s" : "", names)));
+  auto devices = appliance_devices(*g, populated.size());
+  if (!devices) return devices.error();
+  for (std::size_t i = 0; i < populated.size(); ++i) {
+    Status st = populate(*g, *populated[i].first, (*devices)[i]);
+    if (!st) {
+      Error e = st.error();
+      e.message = "disk " + populated[i].first->name + ": " + e.message;
+      return e;
+    }
+  }
   return g->shutdown();
 }
 
@@ -158,43 +186,88 @@ Result<std::string> disk_cache_key(const ScenarioDisk& d) {
   return h.hex().substr(0, 24);
 }
 
-Result<PreparedDisk> prepare_disk(const ScenarioDisk& d) {
-  auto t0 = std::chrono::steady_clock::now();
-  if (!d.base.empty()) {
-    auto format = image_format(d.base);
-    if (!format) return format.error();
-    FB_TRY(check_base(d.base, *format));
-    return PreparedDisk{d.base, *format, true, since(t0)};
-  }
+namespace {
+
+// Where a disk's problem is: the scenario line of its [[disk]], then its name.
+Error about_disk(const ScenarioDisk& d, Error e) {
+  e.message = fmt::format("{}{}disk {}: {}", d.where.str(), d.where.file.empty() ? "" : ": ", d.name, e.message);
+  return e;
+}
+
+Status check_disk_spec(const ScenarioDisk& d) {
   if (d.format != "raw" && d.format != "qcow2")
-    return make_error(ErrorKind::Usage, "disk {}: format '{}' is not raw or qcow2", d.name, d.format);
+    return make_error(ErrorKind::Usage, "format '{}' is not raw or qcow2", d.format);
+  auto known = [](const std::string& fs) {
+    return std::find(std::begin(kDiskFilesystems), std::end(kDiskFilesystems), fs) != std::end(kDiskFilesystems);
+  };
   for (auto& p : d.partitions)
-    if (std::find(std::begin(kDiskFilesystems), std::end(kDiskFilesystems), p.fs) == std::end(kDiskFilesystems))
-      return make_error(ErrorKind::Usage, "disk {}: unknown fs '{}'", d.name, p.fs);
-  if (std::find(std::begin(kDiskFilesystems), std::end(kDiskFilesystems), d.fs) == std::end(kDiskFilesystems))
-    return make_error(ErrorKind::Usage, "disk {}: unknown fs '{}'", d.name, d.fs);
-  auto key = disk_cache_key(d);
-  if (!key) return key.error();
-  auto dir = cache_subdir("disks");
-  if (!dir) return dir.error();
-  fs::path cached = *dir / (*key + "." + d.format);
-  std::error_code ec;
-  if (fs::is_regular_file(cached, ec)) {
-    double s = since(t0);
-    progress("disk {}: prepared image reused in {:.2f} s ({})", d.name, s, cached.string());
-    return PreparedDisk{cached, d.format, true, s};
+    if (!known(p.fs)) return make_error(ErrorKind::Usage, "unknown fs '{}'", p.fs);
+  if (!known(d.fs)) return make_error(ErrorKind::Usage, "unknown fs '{}'", d.fs);
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>& disks) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<PreparedDisk> out(disks.size());
+  std::vector<std::size_t> missing;          // indexes of disks to make, one per cache entry
+  std::map<fs::path, std::size_t> made_as;   // cache entry -> the disk that makes it
+  std::vector<fs::path> cached_at(disks.size());
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const ScenarioDisk& d = disks[i];
+    auto ti = std::chrono::steady_clock::now();
+    if (!d.base.empty()) {
+      auto format = image_format(d.base);
+      if (!format) return about_disk(d, format.error());
+      if (auto st = check_base(d.base, *format); !st) return about_disk(d, st.error());
+      out[i] = PreparedDisk{d.base, *format, true, since(ti)};
+      continue;
+    }
+    if (auto st = check_disk_spec(d); !st) return about_disk(d, st.error());
+    auto key = disk_cache_key(d);
+    if (!key) return about_disk(d, key.error());
+    auto dir = cache_subdir("disks");
+    if (!dir) return dir.error();
+    cached_at[i] = *dir / (*key + "." + d.format);
+    std::error_code ec;
+    if (fs::is_regular_file(cached_at[i], ec)) {
+      out[i] = PreparedDisk{cached_at[i], d.format, true, since(ti)};
+      progress("disk {}: prepared image reused in {:.2f} s ({})", d.name, out[i].seconds, cached_at[i].string());
+      continue;
+    }
+    if (!made_as.count(cached_at[i])) {
+      made_as[cached_at[i]] = i;
+      missing.push_back(i);
+    }
   }
-  // Built beside its final place and renamed when complete; the janitor removes the temp dir
-  // even if faultbox is killed meanwhile, so the cache never holds half an image.
-  auto tmp = TempDir::create(*dir, ".partial-", /*janitor=*/true);
-  if (!tmp) return tmp.error();
-  fs::path building = tmp->path() / ("disk." + d.format);
-  FB_TRY(build_image(d, building));
-  fs::rename(building, cached, ec);
-  if (ec) return make_error(ErrorKind::Infra, "cannot move {} to {}: {}", building.string(), cached.string(), ec.message());
-  double s = since(t0);
-  progress("disk {}: made in {:.1f} s, cached as {}", d.name, s, cached.string());
-  return PreparedDisk{cached, d.format, false, s};
+  if (!missing.empty()) {
+    // Built beside their final place and renamed when complete; the janitor removes the temp
+    // dir even if faultbox is killed meanwhile, so the cache never holds half an image.
+    auto tmp = TempDir::create(cached_at[missing[0]].parent_path(), ".partial-", /*janitor=*/true);
+    if (!tmp) return tmp.error();
+    std::vector<std::pair<const ScenarioDisk*, fs::path>> todo;
+    for (std::size_t i : missing)
+      todo.emplace_back(&disks[i], tmp->path() / cached_at[i].filename());
+    FB_TRY(build_images(todo));
+    for (auto& [d, building] : todo) {
+      std::error_code ec;
+      fs::path cached = cached_at[static_cast<std::size_t>(d - disks.data())];
+      fs::rename(building, cached, ec);
+      if (ec) return make_error(ErrorKind::Infra, "cannot move {} to {}: {}", building.string(), cached.string(), ec.message());
+    }
+    double s = since(t0);
+    for (std::size_t i = 0; i < disks.size(); ++i) {
+      if (!out[i].image.empty()) continue;
+      bool maker = made_as[cached_at[i]] == i;
+      out[i] = PreparedDisk{cached_at[i], disks[i].format, !maker, s};
+      if (maker)
+        progress("disk {}: made in {:.1f} s{}, cached as {}", disks[i].name, s,
+                 missing.size() > 1 ? fmt::format(" (with {} other disk(s), one appliance)", missing.size() - 1) : "",
+                 cached_at[i].string());
+    }
+  }
+  return out;
 }
 
 Status create_overlay(const fs::path& backing, const std::string& backing_format, const fs::path& overlay) {
@@ -208,7 +281,13 @@ Status create_overlay(const fs::path& backing, const std::string& backing_format
 }
 
 nlohmann::json DiskInspection::to_json() const {
-  nlohmann::json j = {{"disk", disk}, {"seconds", seconds}, {"failures", failures}, {"losses", losses}};
+  nlohmann::json j = {{"disk", disk},         {"seconds", seconds}, {"appliance_seconds", appliance_seconds},
+                      {"failures", failures}, {"losses", losses}};
+  if (bytes_checked) {
+    j["readable_blocks"] = {{"bytes", bytes_checked}, {"unreadable", nlohmann::json::array()}};
+    for (auto& r : unreadable)
+      j["readable_blocks"]["unreadable"].push_back({{"offset", r.offset}, {"length", r.length}, {"partition", r.partition}});
+  }
   j["fsck"] = nlohmann::json::array();
   for (auto& f : fsck) j["fsck"].push_back({{"filesystem", f.device}, {"status", f.status}, {"meaning", f.meaning}});
   j["files"] = nlohmann::json::array();
@@ -217,18 +296,79 @@ nlohmann::json DiskInspection::to_json() const {
   return j;
 }
 
-Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& want, const fs::path& overlay) {
+namespace {
+
+// readable_blocks: every byte of the disk read back through the appliance. One checksum of the
+// whole device reads it all at once; only when that fails is it read again in 1 MiB chunks, and
+// a failing chunk in 64 KiB blocks, to name the unreadable ranges (and the partitions they hit).
+// 64 KiB is qcow2's default cluster, the unit an image loses data in; a failed read costs the
+// appliance ~2 s of SCSI error handling under TCG, so finer blocks cost more than they tell.
+void check_readable(GuestfsHandle& g, const ScenarioDisk& d, const std::string& disk, DiskInspection& out) {
+  std::int64_t size = guestfs_blockdev_getsize64(g.get(), disk.c_str());
+  if (size < 0) {
+    out.failures.push_back(fmt::format("disk {}: readable_blocks: {}", d.name, g.error(ErrorKind::Infra, "size").message));
+    return;
+  }
+  out.bytes_checked = size;
+  if (char* sum = guestfs_checksum_device(g.get(), "sha256", disk.c_str())) {
+    free(sum);
+    return;
+  }
+  constexpr std::int64_t kChunk = 1 << 20, kBlock = 64 << 10;
+  constexpr std::size_t kMaxChunksNarrowed = 64;
+  auto readable = [&](std::int64_t off, std::int64_t len) {
+    std::size_t got = 0;
+    char* buf = guestfs_pread_device(g.get(), disk.c_str(), static_cast<int>(len), off, &got);
+    free(buf);
+    return buf != nullptr && static_cast<std::int64_t>(got) == len;
+  };
+  auto add_bad = [&](std::int64_t off, std::int64_t len) {
+    if (!out.unreadable.empty() && out.unreadable.back().offset + out.unreadable.back().length == off)
+      out.unreadable.back().length += len;
+    else
+      out.unreadable.push_back({off, len, 0});
+  };
+  std::size_t narrowed = 0;
+  for (std::int64_t off = 0; off < size; off += kChunk) {
+    std::int64_t len = std::min(kChunk, size - off);
+    if (readable(off, len)) continue;
+    if (narrowed++ >= kMaxChunksNarrowed) {
+      add_bad(off, len);  // enough detail: the rest is reported a chunk at a time
+      continue;
+    }
+    for (std::int64_t b = off; b < off + len; b += kBlock)
+      if (!readable(b, std::min(kBlock, off + len - b))) add_bad(b, std::min(kBlock, off + len - b));
+  }
+  if (out.unreadable.empty()) {
+    // The checksum failed for a reason the chunked reads did not meet: report that instead.
+    out.failures.push_back(fmt::format("disk {}: readable_blocks: {}", d.name,
+                                       g.error(ErrorKind::Infra, "checksum of the whole device").message));
+    return;
+  }
+  if (auto* parts = guestfs_part_list(g.get(), disk.c_str())) {
+    for (auto& r : out.unreadable)
+      for (std::uint32_t i = 0; i < parts->len; ++i)
+        if (static_cast<std::uint64_t>(r.offset) >= parts->val[i].part_start &&
+            static_cast<std::uint64_t>(r.offset) <= parts->val[i].part_end)
+          r.partition = static_cast<unsigned>(parts->val[i].part_num);
+    guestfs_free_partition_list(parts);
+  }
+  std::int64_t bad = 0;
+  std::string ranges;
+  for (auto& r : out.unreadable) {
+    bad += r.length;
+    if (ranges.size() < 300)
+      ranges += fmt::format("{}{} bytes at {}{}", ranges.empty() ? "" : ", ", r.length, r.offset,
+                            r.partition ? fmt::format(" (partition {})", r.partition) : "");
+  }
+  out.failures.push_back(fmt::format("disk {}: {} of {} bytes unreadable: {}", d.name, bad, size, ranges));
+}
+
+// One disk's inspection, the appliance seeing it as `disk`.
+Result<DiskInspection> inspect_one(GuestfsHandle& g, const ScenarioDisk& d, const DiskExpect& want, const std::string& disk) {
   auto t0 = std::chrono::steady_clock::now();
   DiskInspection out;
   out.disk = d.name;
-  auto g = GuestfsHandle::create();
-  if (!g) return g.error();
-  FB_TRY(g->add_drive(overlay, "qcow2", /*read_only=*/true));
-  FB_TRY(g->launch("inspect disk " + d.name));
-  GuestfsStrings devs{guestfs_list_devices(g->get())};
-  auto dev_list = devs.list();
-  if (dev_list.empty()) return g->error(ErrorKind::Infra, "listing devices");
-  std::string disk = dev_list[0];
   auto device_of = [&](unsigned part) { return part ? disk + std::to_string(part) : disk; };
   auto fs_of = [&](unsigned part) -> std::string {
     if (part == 0) return d.partitions.empty() ? d.fs : "none";
@@ -242,10 +382,10 @@ Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& wan
   bool clean = true;
   for (unsigned p : ext4) {
     FsckResult fr{p ? std::to_string(p) : "whole disk", 0, ""};
-    int st = guestfs_fsck(g->get(), "ext4", device_of(p).c_str());
+    int st = guestfs_fsck(g.get(), "ext4", device_of(p).c_str());
     if (st < 0) {
       fr.status = -1;
-      fr.meaning = g->error(ErrorKind::Infra, "fsck").message;
+      fr.meaning = g.error(ErrorKind::Infra, "fsck").message;
     } else {
       fr.status = st;
       fr.meaning = st == 0 ? "clean" : (st & 4) ? "errors left uncorrected" : (st & 1) ? "errors found (and corrected on a throw-away copy)" : "fsck status " + std::to_string(st);
@@ -276,7 +416,7 @@ Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& wan
   for (auto& [part, list] : by_fs) {
     std::string dev = device_of(part);
     std::string mount_error;
-    if (guestfs_mount_ro(g->get(), dev.c_str(), "/") != 0) mount_error = g->error(ErrorKind::Infra, "mount").message;
+    if (guestfs_mount_ro(g.get(), dev.c_str(), "/") != 0) mount_error = g.error(ErrorKind::Infra, "mount").message;
     for (auto& [location, expected] : list) {
       std::string path = parse_disk_location(location)->second;
       DiskFileCheck fc{location, expected, "", "ok"};
@@ -291,15 +431,15 @@ Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& wan
       }
       if (!mount_error.empty()) {
         fc.found = "unreadable: " + mount_error;
-      } else if (guestfs_is_file(g->get(), path.c_str()) <= 0) {
+      } else if (guestfs_is_file(g.get(), path.c_str()) <= 0) {
         fc.found = "absent";
       } else {
-        char* sum = guestfs_checksum(g->get(), "sha256", path.c_str());
+        char* sum = guestfs_checksum(g.get(), "sha256", path.c_str());
         if (sum) {
           fc.found = sum;
           free(sum);
         } else {
-          fc.found = "unreadable: " + g->error(ErrorKind::Infra, "checksum").message;
+          fc.found = "unreadable: " + g.error(ErrorKind::Infra, "checksum").message;
         }
       }
       bool unreadable = fc.found.rfind("unreadable", 0) == 0;
@@ -328,10 +468,37 @@ Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& wan
         out.failures.push_back(fmt::format("disk {}: {} expected {}, found {}", d.name, location, expected, fc.found));
       out.files.push_back(fc);
     }
-    if (mount_error.empty()) (void)guestfs_umount_all(g->get());
+    if (mount_error.empty()) (void)guestfs_umount_all(g.get());
+  }
+  if (want.readable_blocks) check_readable(g, d, disk, out);
+  out.seconds = since(t0);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<DiskInspection>> inspect_disks(const std::vector<DiskToInspect>& disks) {
+  std::vector<DiskInspection> out;
+  if (disks.empty()) return out;
+  auto t0 = std::chrono::steady_clock::now();
+  auto g = GuestfsHandle::create();
+  if (!g) return g.error();
+  std::string names;
+  for (auto& d : disks) {
+    FB_TRY(g->add_drive(d.overlay, "qcow2", /*read_only=*/true));
+    names += (names.empty() ? "" : ", ") + d.disk->name;
+  }
+  FB_TRY(g->launch(fmt::format("inspect disk{} {}", disks.size() > 1 ? "s" : "", names)));
+  double start = since(t0);
+  auto devices = appliance_devices(*g, disks.size());
+  if (!devices) return devices.error();
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    auto one = inspect_one(*g, *disks[i].disk, *disks[i].want, (*devices)[i]);
+    if (!one) return one.error();
+    one->appliance_seconds = start;
+    out.push_back(std::move(*one));
   }
   (void)g->shutdown();
-  out.seconds = since(t0);
   return out;
 }
 

@@ -25,9 +25,11 @@ struct PreparedDisk {
 // or serial: two disks alike share one prepared image.
 Result<std::string> disk_cache_key(const ScenarioDisk& d);
 
-// Finds the disk's prepared image in the cache or makes it there (built in a temp dir, renamed
-// into place when complete, so a failure leaves nothing). A base image is only checked.
-Result<PreparedDisk> prepare_disk(const ScenarioDisk& d);
+// Finds each disk's prepared image in the cache or makes it there, in scenario order. The
+// missing ones are made together in one appliance start, in a temp dir, and renamed into place
+// when complete, so a failure leaves nothing. A base image is only checked. Errors name the
+// disk and its [[disk]] line.
+Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>& disks);
 
 // A fresh qcow2 overlay at `overlay` on top of `backing`: what the VM gets, so neither the
 // cached image nor a base image is ever written.
@@ -46,20 +48,34 @@ struct FsckResult {
   int status = 0;      // fsck's exit status (0 clean, 1 errors corrected, 4 left uncorrected, ...)
   std::string meaning;
 };
+// A run of bytes the appliance could not read (readable_blocks).
+struct UnreadableRange {
+  std::int64_t offset = 0;
+  std::int64_t length = 0;
+  unsigned partition = 0;  // 0: outside every partition, or no partition table
+};
 struct DiskInspection {
   std::string disk;
+  std::int64_t bytes_checked = 0;  // readable_blocks: the disk's size, all of it read
+  std::vector<UnreadableRange> unreadable;
   std::vector<FsckResult> fsck;
   std::vector<DiskFileCheck> files;
   std::vector<std::string> failures;  // unmet [expect.disk.NAME]
   std::vector<std::string> losses;    // copied-in files that did not survive, expected or not
-  double seconds = 0;
+  double seconds = 0;            // this disk's checks
+  double appliance_seconds = 0;  // the one appliance start all inspected disks shared
   nlohmann::json to_json() const;
 };
 
-// Read-only inspection of a run's overlay after the VM is gone: fsck every ext4 filesystem
-// (on libguestfs's own throw-away overlay), then checksum the expected and the copied-in files.
-Result<DiskInspection> inspect_disk(const ScenarioDisk& d, const DiskExpect& want,
-                                    const std::filesystem::path& overlay);
+struct DiskToInspect {
+  const ScenarioDisk* disk;
+  const DiskExpect* want;
+  std::filesystem::path overlay;  // the qcow2 the run wrote
+};
+// Read-only inspection of a run's overlays after the VM is gone, all disks in one appliance:
+// fsck every ext4 filesystem (on libguestfs's own throw-away overlay), checksum the expected and
+// the copied-in files, and with readable_blocks read every byte of the disk.
+Result<std::vector<DiskInspection>> inspect_disks(const std::vector<DiskToInspect>& disks);
 
 // Starts an appliance on a tiny scratch disk and stops it: whether libguestfs works here and
 // how long a start takes (faultbox doctor).

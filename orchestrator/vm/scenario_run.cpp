@@ -39,17 +39,13 @@ void append_capped(std::string& to, std::string_view d, std::size_t cap, bool& t
 // prepared image in the cache (made through libguestfs when missing) or the scenario's base
 // image, so neither is ever written. The overlays stay until the post-run inspection.
 Result<std::vector<DiskSpec>> make_disks(const Scenario& sc, const TempDir& dir) {
+  auto prepared = prepare_disks(sc.disks);
+  if (!prepared) return prepared.error();
   std::vector<DiskSpec> out;
-  for (auto& d : sc.disks) {
-    auto prepared = prepare_disk(d);
-    if (!prepared) {
-      Error e = prepared.error();
-      e.message = fmt::format("{}: disk {}: {}", d.where.str(), d.name, e.message);
-      return e;
-    }
-    auto overlay = dir.path() / (d.name + ".qcow2");
-    FB_TRY(create_overlay(prepared->image, prepared->format, overlay));
-    out.push_back({overlay, "qcow2", d.serial, false});
+  for (std::size_t i = 0; i < sc.disks.size(); ++i) {
+    auto overlay = dir.path() / (sc.disks[i].name + ".qcow2");
+    FB_TRY(create_overlay((*prepared)[i].image, (*prepared)[i].format, overlay));
+    out.push_back({overlay, "qcow2", sc.disks[i].serial, false});
   }
   return out;
 }
@@ -281,290 +277,311 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   auto disks = make_disks(sc, *disk_dir);
   if (!disks) return fail_with(disks.error());
 
-  SessionOptions so;
-  so.kernel = sc.vm.kernel;
-  so.includes = sc.vm.include;
-  so.memory_mb = sc.vm.memory_mb;
-  so.cpus = sc.vm.cpus;
-  so.accel = sc.vm.accel;
-  so.disks = *disks;
-  so.extra_cmdline = sc.vm.cmdline;
-  if (sc.vm.panic_on_warn) so.extra_cmdline += (so.extra_cmdline.empty() ? "" : " ") + std::string("panic_on_warn=1");
-  auto init_params = init_time_cmdline(sc);
-  if (!init_params) return fail_with(init_params.error());
-  so.extra_cmdline += *init_params;
-  auto session = Session::boot(so);
-  if (!session) return fail_with(session.error());
-  AgentClient& agent = (*session)->agent();
-  r.kernel_release = (*session)->hello().kernel_release;
-  r.kernel = (*session)->kernel();
+  // Everything that needs the VM; the VM is gone when it returns, so the disks can be read.
+  bool booted = false, reached_end = false;
+  auto in_vm = [&]() -> RunReport& {
+    SessionOptions so;
+    so.kernel = sc.vm.kernel;
+    so.includes = sc.vm.include;
+    so.memory_mb = sc.vm.memory_mb;
+    so.cpus = sc.vm.cpus;
+    so.accel = sc.vm.accel;
+    so.disks = *disks;
+    so.extra_cmdline = sc.vm.cmdline;
+    if (sc.vm.panic_on_warn) so.extra_cmdline += (so.extra_cmdline.empty() ? "" : " ") + std::string("panic_on_warn=1");
+    auto init_params = init_time_cmdline(sc);
+    if (!init_params) return fail_with(init_params.error());
+    so.extra_cmdline += *init_params;
+    auto session = Session::boot(so);
+    if (!session) return fail_with(session.error());
+    booted = true;
+    AgentClient& agent = (*session)->agent();
+    r.kernel_release = (*session)->hello().kernel_release;
+    r.kernel = (*session)->kernel();
 
-  std::vector<KmsgRecord> records;
-  KmsgParser parser;
-  std::size_t kmsg_bytes = 0, kmsg_dropped = 0;
-  auto st = agent.follow_kmsg([&](std::string_view d) {
-    std::size_t before = records.size();
-    if (kmsg_bytes + d.size() > kMaxKmsgBytes) {
-      ++kmsg_dropped;
-      return;
-    }
-    kmsg_bytes += d.size();
-    parser.feed(d, records);
-    if (opts.follow)
-      for (std::size_t i = before; i < records.size(); ++i) log_line(Verbosity::Quiet, "kmsg: " + records[i].line());
-  });
-  if (!st) return fail_with(st.error());
-
-  // tracefs events: kept (capped like the kernel log) and, with --follow, shown line by line.
-  std::string trace_partial;
-  bool trace_cut = false;
-  if (!sc.trace_events.empty()) {
-    auto ts = agent.follow_trace_events(sc.trace_events, [&](std::string_view d) {
-      append_capped(r.trace, d, kMaxKmsgBytes, trace_cut);
-      if (!opts.follow) return;
-      trace_partial.append(d);
-      std::size_t pos;
-      while ((pos = trace_partial.find('\n')) != std::string::npos) {
-        log_line(Verbosity::Quiet, "trace: " + trace_partial.substr(0, pos));
-        trace_partial.erase(0, pos + 1);
+    std::vector<KmsgRecord> records;
+    KmsgParser parser;
+    std::size_t kmsg_bytes = 0, kmsg_dropped = 0;
+    auto st = agent.follow_kmsg([&](std::string_view d) {
+      std::size_t before = records.size();
+      if (kmsg_bytes + d.size() > kMaxKmsgBytes) {
+        ++kmsg_dropped;
+        return;
       }
+      kmsg_bytes += d.size();
+      parser.feed(d, records);
+      if (opts.follow)
+        for (std::size_t i = before; i < records.size(); ++i) log_line(Verbosity::Quiet, "kmsg: " + records[i].line());
     });
-    if (!ts) {
-      Error e = ts.error();
-      e.message = sc.file.string() + ": " + e.message;
-      return fail_with(e);
+    if (!st) return fail_with(st.error());
+
+    // tracefs events: kept (capped like the kernel log) and, with --follow, shown line by line.
+    std::string trace_partial;
+    bool trace_cut = false;
+    if (!sc.trace_events.empty()) {
+      auto ts = agent.follow_trace_events(sc.trace_events, [&](std::string_view d) {
+        append_capped(r.trace, d, kMaxKmsgBytes, trace_cut);
+        if (!opts.follow) return;
+        trace_partial.append(d);
+        std::size_t pos;
+        while ((pos = trace_partial.find('\n')) != std::string::npos) {
+          log_line(Verbosity::Quiet, "trace: " + trace_partial.substr(0, pos));
+          trace_partial.erase(0, pos + 1);
+        }
+      });
+      if (!ts) {
+        Error e = ts.error();
+        e.message = sc.file.string() + ": " + e.message;
+        return fail_with(e);
+      }
     }
-  }
 
-  // The booted kernel's own list, for kernels whose list was not known before boot.
-  if (auto list = error_injection_list_of((*session)->hello()))
-    if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
+    // The booted kernel's own list, for kernels whose list was not known before boot.
+    if (auto list = error_injection_list_of((*session)->hello()))
+      if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
 
-  std::map<std::string, FaultResult> fault_results;
-  for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};
+    std::map<std::string, FaultResult> fault_results;
+    for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};
 
-  // A step in flight: its armed faults, its request and what it printed. Heap-allocated so the
-  // output sink of a background step keeps a stable address.
-  struct StepRun {
-    const StepSpec* step = nullptr;
-    std::size_t first_record = 0;
-    std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
-    ExecRequest req;
-    StepResult sr;
-    bool out_cut = false, err_cut = false;
-    std::chrono::steady_clock::time_point started;
-    std::uint32_t channel = 0;
-  };
-  auto sink_for = [&](StepRun& sr) {
-    return [&sr, follow = opts.follow](proto::Stream s, std::string_view d) {
-      if (s == proto::Stream::Stderr) append_capped(sr.sr.err, d, kMaxStepOutputBytes, sr.err_cut);
-      else append_capped(sr.sr.out, d, kMaxStepOutputBytes, sr.out_cut);
-      if (follow) write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size());
+    // A step in flight: its armed faults, its request and what it printed. Heap-allocated so the
+    // output sink of a background step keeps a stable address.
+    struct StepRun {
+      const StepSpec* step = nullptr;
+      std::size_t first_record = 0;
+      std::vector<std::pair<const FaultSpec*, ArmedFault>> armed;
+      ExecRequest req;
+      StepResult sr;
+      bool out_cut = false, err_cut = false;
+      std::chrono::steady_clock::time_point started;
+      std::uint32_t channel = 0;
     };
-  };
-  // Arms the step's faults and builds its request; an error ends the run.
-  auto prepare = [&](const StepSpec& step) -> Result<std::unique_ptr<StepRun>> {
-    auto run = std::make_unique<StepRun>();
-    run->step = &step;
-    run->first_record = records.size();
-    run->sr.name = step.name;
-    if (!step.snapshot.empty()) {
-      auto files = agent.read_files(step.snapshot);
-      if (!files) return files.error();
-      for (auto& p : step.snapshot) run->sr.snapshots.push_back({p, (*files)[p], ""});
-    }
-    std::map<std::string, std::string> req_env;
-    ExecRequest& req = run->req;
-    bool mark = false;
-    for (auto& f : sc.faults) {
-      if (!armed_for(f, step.name) || f.type == "fail_nth") continue;  // fail_nth rides on the exec
-      auto a = agent.arm({{"type", f.type}, {"name", f.name}, {"params", f.params}});
-      if (!a) {
-        for (auto& [spec, h] : run->armed) (void)agent.disarm(h.handle);
-        Error e = a.error();
-        e.message = f.where.str() + ": " + e.message;
-        return e;
+    auto sink_for = [&](StepRun& sr) {
+      return [&sr, follow = opts.follow](proto::Stream s, std::string_view d) {
+        if (s == proto::Stream::Stderr) append_capped(sr.sr.err, d, kMaxStepOutputBytes, sr.err_cut);
+        else append_capped(sr.sr.out, d, kMaxStepOutputBytes, sr.out_cut);
+        if (follow) write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size());
+      };
+    };
+    // Arms the step's faults and builds its request; an error ends the run.
+    auto prepare = [&](const StepSpec& step) -> Result<std::unique_ptr<StepRun>> {
+      auto run = std::make_unique<StepRun>();
+      run->step = &step;
+      run->first_record = records.size();
+      run->sr.name = step.name;
+      if (!step.snapshot.empty()) {
+        auto files = agent.read_files(step.snapshot);
+        if (!files) return files.error();
+        for (auto& p : step.snapshot) run->sr.snapshots.push_back({p, (*files)[p], ""});
       }
-      mark |= a->needs_task_mark;
-      req.faults.push_back(a->handle);
-      add_fault_env(req_env, f.name, a->info);
-      run->armed.emplace_back(&f, *a);
-    }
-    req.argv = step.argv;
-    req.env = req_env;
-    req.make_it_fail = mark && step.mark_task;
-    req.aim_self = !step.mark_task;
-    req.on_timeout = [&] { r.hang_evidence = collect_hang_evidence(**session); };
-    // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
-    auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-    req.timeout = step.timeout.count() > 0 ? std::min(step.timeout, left) : left;
-    if (req.timeout.count() <= 0) return make_error(ErrorKind::Timeout, "the run exceeded [vm] timeout");
-    if (opts.follow) progress("step {}: running {}{}", step.name, step.argv.back(), step.background ? " (background)" : "");
-    run->started = std::chrono::steady_clock::now();
-    return run;
-  };
-  // Disarms the step's faults, credits what fired, and judges the step; a step that could not
-  // finish (crash, hang, VM gone) ends the run with the matching verdict.
-  auto settle = [&](StepRun& run, Result<ExecResult> res) -> std::optional<RunReport*> {
-    const StepSpec& step = *run.step;
-    StepResult& sr = run.sr;
-    sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
-    // disarm and count, even when the step failed to run
-    std::int64_t last_record = -1;
-    for (auto& [spec, h] : run.armed) {
-      auto c = agent.disarm(h.handle);
-      if (!c) continue;
-      auto& fr = fault_results[spec->name];
-      fr.fired += c->value("fired", 0);
-      for (auto& [k, v] : c->items()) {
-        if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
-        if (k == "eligible") {  // bpf_override: calls by the aimed-at tasks, before the probability draw
-          fr.eligible = std::max<std::int64_t>(fr.eligible, 0) + v.get<std::int64_t>();
-          continue;
+      std::map<std::string, std::string> req_env;
+      ExecRequest& req = run->req;
+      bool mark = false;
+      for (auto& f : sc.faults) {
+        if (!armed_for(f, step.name) || f.type == "fail_nth") continue;  // fail_nth rides on the exec
+        auto a = agent.arm({{"type", f.type}, {"name", f.name}, {"params", f.params}});
+        if (!a) {
+          for (auto& [spec, h] : run->armed) (void)agent.disarm(h.handle);
+          Error e = a.error();
+          e.message = f.where.str() + ": " + e.message;
+          return e;
         }
-        if (k == "stacks" && v.is_array()) {  // collected by the agent (tracefs, a BPF stack map), not logged by the kernel
-          for (auto& sig : v)
-            if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
-              fr.stacks.push_back(sig);
-          continue;
-        }
-        if (v.is_number_integer() && fr.details.contains(k) && fr.details[k].is_number_integer())
-          fr.details[k] = fr.details[k].get<std::int64_t>() + v.get<std::int64_t>();
-        else
-          fr.details[k] = v;
+        mark |= a->needs_task_mark;
+        req.faults.push_back(a->handle);
+        add_fault_env(req_env, f.name, a->info);
+        run->armed.emplace_back(&f, *a);
       }
-      last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
-    }
-    // Wait for the kernel log up to the disarm, then credit the injections it holds to the
-    // faults armed for this step (fail_function's log says only "fail_function", not which).
-    wait_for_record(agent, records, last_record);
-    if (res && !sr.snapshots.empty()) {
-      std::vector<std::string> paths;
-      for (auto& snap : sr.snapshots) paths.push_back(snap.path);
-      if (auto files = agent.read_files(paths))
-        for (auto& snap : sr.snapshots) snap.after = (*files)[snap.path];
-    }
-    std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(run.first_record), records.end());
-    for (auto& inj : find_injections(during)) {
+      req.argv = step.argv;
+      req.env = req_env;
+      req.make_it_fail = mark && step.mark_task;
+      req.aim_self = !step.mark_task;
+      req.on_timeout = [&] { r.hang_evidence = collect_hang_evidence(**session); };
+      // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
+      auto left = sc.vm.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+      req.timeout = step.timeout.count() > 0 ? std::min(step.timeout, left) : left;
+      if (req.timeout.count() <= 0) return make_error(ErrorKind::Timeout, "the run exceeded [vm] timeout");
+      if (opts.follow) progress("step {}: running {}{}", step.name, step.argv.back(), step.background ? " (background)" : "");
+      run->started = std::chrono::steady_clock::now();
+      return run;
+    };
+    // Disarms the step's faults, credits what fired, and judges the step; a step that could not
+    // finish (crash, hang, VM gone) ends the run with the matching verdict.
+    auto settle = [&](StepRun& run, Result<ExecResult> res) -> std::optional<RunReport*> {
+      const StepSpec& step = *run.step;
+      StepResult& sr = run.sr;
+      sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
+      // disarm and count, even when the step failed to run
+      std::int64_t last_record = -1;
       for (auto& [spec, h] : run.armed) {
+        auto c = agent.disarm(h.handle);
+        if (!c) continue;
         auto& fr = fault_results[spec->name];
-        if (fr.type != inj.fault) continue;
-        ++fr.logged;
-        auto sig = inj.stack_signature();
-        if (!sig.empty() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
-          fr.stacks.push_back(sig);
+        fr.fired += c->value("fired", 0);
+        for (auto& [k, v] : c->items()) {
+          if (k == "fired" || k == "times_left" || k == "kmsg_record") continue;
+          if (k == "eligible") {  // bpf_override: calls by the aimed-at tasks, before the probability draw
+            fr.eligible = std::max<std::int64_t>(fr.eligible, 0) + v.get<std::int64_t>();
+            continue;
+          }
+          if (k == "stacks" && v.is_array()) {  // collected by the agent (tracefs, a BPF stack map), not logged by the kernel
+            for (auto& sig : v)
+              if (sig.is_string() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+                fr.stacks.push_back(sig);
+            continue;
+          }
+          if (v.is_number_integer() && fr.details.contains(k) && fr.details[k].is_number_integer())
+            fr.details[k] = fr.details[k].get<std::int64_t>() + v.get<std::int64_t>();
+          else
+            fr.details[k] = v;
+        }
+        last_record = std::max<std::int64_t>(last_record, c->value("kmsg_record", -1LL));
       }
-    }
-    if (!res) {
-      r.steps.push_back(sr);
-      Error e = res.error();
-      if (e.kind == ErrorKind::Timeout) e.message = "step " + step.name + ": " + e.message;
-      if (e.kind == ErrorKind::Boot) e.message = "step " + step.name + ": " + e.message;
-      r.kmsg = kmsg_text(records);
-      if (e.kind == ErrorKind::Boot) (*session)->vm().wait_exit(std::chrono::seconds(5));
-      r.console = (*session)->vm().console();
-      r.host_log = (*session)->vm().host_log();
-      if (e.kind == ErrorKind::Timeout) {
-        r.blocked_tasks = blocked_tasks(r.console);
-        if (r.blocked_tasks.empty()) r.blocked_tasks = blocked_tasks(r.kmsg);
-        std::string names;
-        for (auto& t : r.blocked_tasks) names += (names.empty() ? "" : ", ") + t;
-        e.message += names.empty() ? "; sysrq-w shows no task in D state" : "; blocked in D state: " + names;
-        // A lockup or hung-task report the kernel printed itself names the hang.
-        if (auto scan = scan_console(r.console); scan.crash) {
-          r.crash_title = scan.crash->title;
-          r.crash_report = scan.crash->report;
-          e.message += "; the kernel reported: " + r.crash_title;
+      // Wait for the kernel log up to the disarm, then credit the injections it holds to the
+      // faults armed for this step (fail_function's log says only "fail_function", not which).
+      wait_for_record(agent, records, last_record);
+      if (res && !sr.snapshots.empty()) {
+        std::vector<std::string> paths;
+        for (auto& snap : sr.snapshots) paths.push_back(snap.path);
+        if (auto files = agent.read_files(paths))
+          for (auto& snap : sr.snapshots) snap.after = (*files)[snap.path];
+      }
+      std::vector<KmsgRecord> during(records.begin() + static_cast<std::ptrdiff_t>(run.first_record), records.end());
+      for (auto& inj : find_injections(during)) {
+        for (auto& [spec, h] : run.armed) {
+          auto& fr = fault_results[spec->name];
+          if (fr.type != inj.fault) continue;
+          ++fr.logged;
+          auto sig = inj.stack_signature();
+          if (!sig.empty() && std::find(fr.stacks.begin(), fr.stacks.end(), sig) == fr.stacks.end())
+            fr.stacks.push_back(sig);
         }
       }
-      if ((*session)->vm().exit_info()) {
-        auto scan = scan_console(r.console);
-        if (scan.crash) {
-          r.crash_title = scan.crash->title;
-          r.crash_report = scan.crash->report;
-          r.error = "kernel crash during step " + step.name + ": " + r.crash_title;
-          bool expected = sc.expect.kernel == "crash";
-          r.verdict = expected ? "pass" : "kernel-crash";
-          r.exit_code = expected ? 0 : 3;
-          return &done(r);
+      if (!res) {
+        r.steps.push_back(sr);
+        Error e = res.error();
+        if (e.kind == ErrorKind::Timeout) e.message = "step " + step.name + ": " + e.message;
+        if (e.kind == ErrorKind::Boot) e.message = "step " + step.name + ": " + e.message;
+        r.kmsg = kmsg_text(records);
+        if (e.kind == ErrorKind::Boot) (*session)->vm().wait_exit(std::chrono::seconds(5));
+        r.console = (*session)->vm().console();
+        r.host_log = (*session)->vm().host_log();
+        if (e.kind == ErrorKind::Timeout) {
+          r.blocked_tasks = blocked_tasks(r.console);
+          if (r.blocked_tasks.empty()) r.blocked_tasks = blocked_tasks(r.kmsg);
+          std::string names;
+          for (auto& t : r.blocked_tasks) names += (names.empty() ? "" : ", ") + t;
+          e.message += names.empty() ? "; sysrq-w shows no task in D state" : "; blocked in D state: " + names;
+          // A lockup or hung-task report the kernel printed itself names the hang.
+          if (auto scan = scan_console(r.console); scan.crash) {
+            r.crash_title = scan.crash->title;
+            r.crash_report = scan.crash->report;
+            e.message += "; the kernel reported: " + r.crash_title;
+          }
         }
+        if ((*session)->vm().exit_info()) {
+          auto scan = scan_console(r.console);
+          if (scan.crash) {
+            r.crash_title = scan.crash->title;
+            r.crash_report = scan.crash->report;
+            r.error = "kernel crash during step " + step.name + ": " + r.crash_title;
+            bool expected = sc.expect.kernel == "crash";
+            r.verdict = expected ? "pass" : "kernel-crash";
+            r.exit_code = expected ? 0 : 3;
+            return &done(r);
+          }
+        }
+        return &fail_with(e);
       }
-      return &fail_with(e);
-    }
-    sr.status = res->status;
-    sr.finished = true;
-    if (step.expect_exit && res->status.shell_code() != *step.expect_exit)
-      sr.failures.push_back(fmt::format("exit {} (expected {})", res->status.shell_code(), *step.expect_exit));
-    for (auto& want : step.expect_stdout)
-      if (sr.out.find(want) == std::string::npos) sr.failures.push_back("stdout lacks \"" + want + "\"");
-    for (auto& want : step.expect_stderr)
-      if (sr.err.find(want) == std::string::npos) sr.failures.push_back("stderr lacks \"" + want + "\"");
-    r.steps.push_back(std::move(sr));
-    return std::nullopt;
-  };
+      sr.status = res->status;
+      sr.finished = true;
+      if (step.expect_exit && res->status.shell_code() != *step.expect_exit)
+        sr.failures.push_back(fmt::format("exit {} (expected {})", res->status.shell_code(), *step.expect_exit));
+      for (auto& want : step.expect_stdout)
+        if (sr.out.find(want) == std::string::npos) sr.failures.push_back("stdout lacks \"" + want + "\"");
+      for (auto& want : step.expect_stderr)
+        if (sr.err.find(want) == std::string::npos) sr.failures.push_back("stderr lacks \"" + want + "\"");
+      r.steps.push_back(std::move(sr));
+      return std::nullopt;
+    };
 
-  std::vector<std::unique_ptr<StepRun>> background;
-  for (auto& step : sc.steps) {
-    auto run = prepare(step);
-    if (!run) return fail_with(run.error());
-    StepRun& sr = **run;
-    if (step.background) {
-      // Runs alongside the steps that follow; waited for after the last of them.
-      auto ch = agent.start_exec(sr.req, sink_for(sr));
-      if (!ch) {
-        if (auto end = settle(sr, ch.error())) return **end;
+    std::vector<std::unique_ptr<StepRun>> background;
+    for (auto& step : sc.steps) {
+      auto run = prepare(step);
+      if (!run) return fail_with(run.error());
+      StepRun& sr = **run;
+      if (step.background) {
+        // Runs alongside the steps that follow; waited for after the last of them.
+        auto ch = agent.start_exec(sr.req, sink_for(sr));
+        if (!ch) {
+          if (auto end = settle(sr, ch.error())) return **end;
+          continue;
+        }
+        sr.channel = *ch;
+        background.push_back(std::move(*run));
         continue;
       }
-      sr.channel = *ch;
-      background.push_back(std::move(*run));
-      continue;
+      const FaultSpec* nth_fault = nullptr;
+      for (auto& f : sc.faults)
+        if (f.type == "fail_nth" && armed_for(f, step.name)) nth_fault = &f;
+      Result<ExecResult> res = make_error(ErrorKind::Infra, "step not run");
+      auto exec_once = [&]() {
+        sr.sr.out.clear();
+        sr.sr.err.clear();
+        sr.out_cut = sr.err_cut = false;
+        return agent.exec(sr.req, sink_for(sr));
+      };
+      if (!nth_fault) {
+        res = exec_once();
+      } else {
+        res = run_fail_nth(*nth_fault, fault_results[nth_fault->name], sr.req, exec_once, [&] {
+          sync_kmsg(agent, records);
+          return records.size();
+        }, records, sr.sr);
+      }
+      if (auto end = settle(sr, std::move(res))) return **end;
     }
-    const FaultSpec* nth_fault = nullptr;
-    for (auto& f : sc.faults)
-      if (f.type == "fail_nth" && armed_for(f, step.name)) nth_fault = &f;
-    Result<ExecResult> res = make_error(ErrorKind::Infra, "step not run");
-    auto exec_once = [&]() {
-      sr.sr.out.clear();
-      sr.sr.err.clear();
-      sr.out_cut = sr.err_cut = false;
-      return agent.exec(sr.req, sink_for(sr));
-    };
-    if (!nth_fault) {
-      res = exec_once();
-    } else {
-      res = run_fail_nth(*nth_fault, fault_results[nth_fault->name], sr.req, exec_once, [&] {
-        sync_kmsg(agent, records);
-        return records.size();
-      }, records, sr.sr);
+    for (auto& run : background) {
+      if (auto end = settle(*run, agent.wait_exec(run->channel, run->req))) return **end;
     }
-    if (auto end = settle(sr, std::move(res))) return **end;
-  }
-  for (auto& run : background) {
-    if (auto end = settle(*run, agent.wait_exec(run->channel, run->req))) return **end;
-  }
-  for (auto& f : sc.faults) r.faults.push_back(fault_results[f.name]);
-  if (kmsg_dropped)
-    r.warnings.push_back(fmt::format("kernel log kept only its first {} MiB; {} later chunks dropped (stacks after "
-                                     "that are missing, fired counts are exact)",
-                                     kMaxKmsgBytes >> 20, kmsg_dropped));
-  r.kmsg = kmsg_text(records);
-  r.console = (*session)->vm().console();
-  r.host_log = (*session)->vm().host_log();
-  (void)(*session)->shutdown();
-  session->reset();  // the VM is gone before anything reads its disks
-  // [expect.disk.NAME]: read-only through libguestfs, on the overlay this run wrote.
-  for (auto& want : sc.expect.disks) {
-    auto disk = std::find_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& d) { return d.name == want.disk; });
-    auto found = inspect_disk(*disk, want, disk_dir->path() / (disk->name + ".qcow2"));
+    for (auto& f : sc.faults) r.faults.push_back(fault_results[f.name]);
+    if (kmsg_dropped)
+      r.warnings.push_back(fmt::format("kernel log kept only its first {} MiB; {} later chunks dropped (stacks after "
+                                       "that are missing, fired counts are exact)",
+                                       kMaxKmsgBytes >> 20, kmsg_dropped));
+    r.kmsg = kmsg_text(records);
+    r.console = (*session)->vm().console();
+    r.host_log = (*session)->vm().host_log();
+    (void)(*session)->shutdown();
+    reached_end = true;
+    return r;
+  };
+  in_vm();
+  // [expect.disk.NAME]: read-only through libguestfs, on the overlays this run wrote, also
+  // after a crash or a hang: what the guest had not written back by then is what a power cut
+  // would have lost, and that is the question after such a run.
+  bool ended_in_guest = reached_end || r.verdict == "hang" || r.verdict == "kernel-crash" ||
+                        (r.verdict == "pass" && sc.expect.kernel == "crash");
+  if (booted && ended_in_guest && !sc.expect.disks.empty()) {
+    std::vector<DiskToInspect> todo;
+    for (auto& disk : sc.disks)  // in [[disk]] order
+      for (auto& want : sc.expect.disks)
+        if (want.disk == disk.name) todo.push_back({&disk, &want, disk_dir->path() / (disk.name + ".qcow2")});
+    auto found = inspect_disks(todo);
     if (!found) {
       Error e = found.error();
-      e.message = fmt::format("inspecting disk {}: {}", want.disk, e.message);
+      e.message = "inspecting the disks: " + e.message;
       return fail_with(e);
     }
-    for (auto& f : found->failures) r.failures.push_back(f);
-    r.disks.push_back(std::move(*found));
+    for (auto& d : *found) {
+      for (auto& f : d.failures) r.failures.push_back(f);
+      r.disks.push_back(std::move(d));
+    }
   }
-  finish_verdict(r, sc);
+  if (reached_end) {
+    finish_verdict(r, sc);
+  } else if (r.verdict == "pass" && !r.failures.empty()) {  // an expected crash, but the disks are not as expected
+    r.verdict = "fail";
+    r.exit_code = 1;
+  }
   return done(r);
 }
 

@@ -234,3 +234,174 @@ TEST_CASE("disks: SIGKILL while a disk is being made leaves no appliance and no 
 TEST_CASE("disks: SIGINT while a disk is being made leaves no appliance and no partial image", "[disks]") {
   kill_while_making_disk(SIGINT);
 }
+
+// The inspection's view of a run's disk: file location -> verdict.
+static std::map<std::string, std::string> file_verdicts(const nlohmann::json& disk) {
+  std::map<std::string, std::string> out;
+  for (auto& f : disk["files"]) out[f["location"]] = f["verdict"];
+  return out;
+}
+
+TEST_CASE("disks: after a kernel crash the inspection shows the fsynced file kept and the cached one lost",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/crash-after-writes.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);  // the crash was expected, and the disk is as expected
+  CHECK_THAT(r.out, Catch::Contains("kernel BUG in lkdtm_BUG"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["disks"].size() == 1);
+  auto files = file_verdicts(j["disks"][0]);
+  CHECK(files["/synced.txt"] == "ok");
+  CHECK(files["/unsynced.txt"] == "lost");
+  CHECK(files["/old.txt"] == "ok");
+  CHECK_THAT(r.out, Catch::Contains("lost: disk data: /unsynced.txt"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: a run that ends as a hang still has its disk inspected", "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/hang-after-writes.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 4);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["verdict"] == "hang");
+  REQUIRE(j["disks"].size() == 1);
+  auto files = file_verdicts(j["disks"][0]);
+  CHECK(files["/synced.txt"] == "ok");
+  CHECK(files["/old.txt"] == "ok");
+  CHECK(j["failures"].empty());
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("disks: two new disks are made in one appliance start and inspected in another", "[disks]") {
+  ScratchDir rt;
+  std::string nonce = std::to_string(std::random_device{}()) + std::to_string(getpid());
+  auto scenario = rt.path() / "two.toml";
+  REQUIRE(write_file_atomic(scenario, R"(name = "two disks"
+[[disk]]
+name = "a"
+size = "16M"
+fs = "ext4"
+file_contents = { "/nonce" = "a)" + nonce + R"(" }
+[[disk]]
+name = "b"
+size = "16M"
+partitions = ["8M", "50%"]
+fs = ["ext4", "none"]
+file_contents = { "1:/nonce" = "b)" + nonce + R"(" }
+[[step]]
+name = "write"
+run = "mkdir -p /mnt/b && mount -t ext4 ${FAULTBOX_DISK_B}1 /mnt/b && echo new > /mnt/b/new && umount /mnt/b"
+expect_exit = 0
+[expect.disk.a]
+files = { "/nonce" = "unchanged" }
+fsck_clean = true
+[expect.disk.b]
+files = { "1:/nonce" = "unchanged", "1:/new" = "present" }
+fsck_clean = true
+)"));
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {scenario.string(), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto pos = r.err.find(what); pos != std::string::npos; pos = r.err.find(what, pos + 1)) ++n;
+    return n;
+  };
+  CHECK(count("starting the appliance") == 2);  // one to make both, one to inspect both
+  CHECK_THAT(r.err, Catch::Contains("to make disks a, b"));
+  CHECK_THAT(r.err, Catch::Contains("to inspect disks a, b"));
+  CHECK_THAT(r.err, Catch::Contains("(with 1 other disk(s), one appliance)"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["disks"].size() == 2);
+  CHECK(j["disks"][0]["disk"] == "a");
+  CHECK(j["disks"][1]["disk"] == "b");
+  CHECK(file_verdicts(j["disks"][1])["1:/new"] == "ok");
+  require_no_leftovers(rt);
+  require_no_partial_cache_entries();
+}
+
+// An 8 MiB disk with one msdos partition from 1 MiB on, every 64-byte line numbered, as a
+// compressed qcow2 whose cluster at 4 MiB has its compressed bytes overwritten: qemu-img check
+// finds nothing wrong (it checks metadata), and reading that cluster fails with EIO.
+static void make_qcow2_with_unreadable_cluster(const fs::path& dir, const fs::path& out, bool corrupt) {
+  std::string raw;
+  for (int i = 0; i < (8 << 20) / 64; ++i) raw += fmt::format("faultbox block {:012} {:-<35}\n", i, "");
+  REQUIRE(raw.size() == 8u << 20);
+  // MBR: partition 1, type 0x83, LBA 2048 .. end.
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int b = 0; b < 4; ++b) raw[at + b] = static_cast<char>(v >> (8 * b));
+  };
+  std::fill(raw.begin() + 446, raw.begin() + 512, '\0');
+  raw[446 + 4] = static_cast<char>(0x83);
+  put32(446 + 8, 2048);
+  put32(446 + 12, (8 << 20) / 512 - 2048);
+  raw[510] = 0x55;
+  raw[511] = static_cast<char>(0xaa);
+  auto raw_path = dir / (out.filename().string() + ".raw");
+  REQUIRE(write_file_atomic(raw_path, raw));
+  auto conv = run_capture({"qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw_path.string(), out.string()}, true);
+  REQUIRE(conv);
+  REQUIRE(conv->status.code == 0);
+  fs::remove(raw_path);
+  if (!corrupt) return;
+  auto img = read_file(out);
+  REQUIRE(img);
+  std::string& q = *img;
+  auto be = [&](std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int b = 0; b < n; ++b) v = v << 8 | static_cast<unsigned char>(q[at + b]);
+    return v;
+  };
+  auto cluster_bits = static_cast<unsigned>(be(20, 4));
+  std::uint64_t l2 = be(be(40, 8), 8) & 0x00fffffffffffe00ULL;  // L1[0]
+  std::uint64_t entry = be(l2 + 8 * ((4u << 20) >> cluster_bits), 8);
+  REQUIRE((entry >> 62 & 1) == 1);  // compressed
+  std::uint64_t data = entry & ((1ULL << (62 - (cluster_bits - 8))) - 1);
+  for (int i = 8; i < 40; ++i) q[data + i] = static_cast<char>(0xff);
+  REQUIRE(write_file_atomic(out, q));
+}
+
+TEST_CASE("disks: readable_blocks names the unreadable range and its partition, and passes a sound disk",
+          "[disks]") {
+  ScratchDir rt;
+  make_qcow2_with_unreadable_cluster(rt.path(), rt.path() / "bad.qcow2", true);
+  make_qcow2_with_unreadable_cluster(rt.path(), rt.path() / "good.qcow2", false);
+  auto scenario = rt.path() / "readable.toml";
+  REQUIRE(write_file_atomic(scenario, R"(name = "readable blocks"
+[[disk]]
+name = "good"
+base = "good.qcow2"
+[[disk]]
+name = "bad"
+base = "bad.qcow2"
+[[step]]
+name = "nothing"
+run = "true"
+[expect.disk.good]
+readable_blocks = true
+[expect.disk.bad]
+readable_blocks = true
+)"));
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {scenario.string(), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("readable: all 8388608 bytes"));
+  CHECK_THAT(r.out, Catch::Contains("expectation failed: disk bad: 65536 of 8388608 bytes unreadable: 65536 bytes at "
+                                    "4194304 (partition 1)"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["disks"].size() == 2);
+  CHECK(j["disks"][0]["disk"] == "good");  // in [[disk]] order
+  CHECK(j["disks"][0]["readable_blocks"]["unreadable"].empty());
+  auto& bad = j["disks"][1]["readable_blocks"]["unreadable"];
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0]["offset"] == 4194304);
+  CHECK(bad[0]["length"] == 65536);
+  CHECK(bad[0]["partition"] == 1);
+  require_no_leftovers(rt);
+}
