@@ -76,7 +76,8 @@ std::vector<SectionSpec> build_schema() {
                 {"partitions", ValueKind::StringArray, false, 0, 0,
                  "partition sizes in order, \"24M\" or \"50%\" (of the space the table leaves); msdos: at most 4"},
                 {"fs", ValueKind::StringOrStringArray, false, 0, 0,
-                 "ext4, swap or none: one for the whole disk (or every partition), or one per partition (default none)"},
+                 "ext4, xfs (at least 300M), vfat, swap or none: one for the whole disk (or every partition), or one per partition "
+                 "(default none)"},
                 {"files", ValueKind::StringTable, false, 0, 0,
                  "files copied in when the disk is made: { \"1:/etc/a\" = \"host/path\" } (N: partition N; a "
                  "bare \"/path\" is on the whole-disk fs; host paths are relative to the scenario file)"},
@@ -109,9 +110,9 @@ std::vector<SectionSpec> build_schema() {
                 {"dmesg_not_contains", ValueKind::StringArray, false, 0, 0, "substrings it must not contain"}}});
   s.push_back({"expect.disk",
                {{"fsck_clean", ValueKind::Bool, false, 0, 0,
-                 "every ext4 filesystem on the disk passes fsck after the run (true) or not all do (false)"},
+                 "every filesystem on the disk (ext4, xfs, vfat) passes its check after the run (true) or not all do (false)"},
                 {"fsck_clean_partitions", ValueKind::IntArray, false, 1, 128,
-                 "these partitions' ext4 filesystems pass fsck after the run (others may not)"},
+                 "these partitions' filesystems pass their check after the run (others may not)"},
                 {"files", ValueKind::StringTable, false, 0, 0,
                  "\"N:/path\" (or \"/path\") -> its sha256 (hex); \"lost:<sha256>\" (absent or other content: that "
                  "write did not survive); \"absent\"; \"present\"; or \"unchanged\" (as copied in by `files`/`file_contents`)"},
@@ -375,20 +376,16 @@ Status check_disk_location(const ScenarioDisk& d, const std::string& location, c
       return err(at, fmt::format("'{}': disk '{}' has {} partition(s)", location, d.name, d.partitions.size()));
     fs = d.partitions[part - 1].fs;
   }
-  if (fs != "ext4")
-    return err(at, fmt::format("'{}': the filesystem there is '{}'; files need ext4", location, fs));
+  if (!fs_holds_files(fs))
+    return err(at, fmt::format("'{}': the filesystem there is '{}'; files need ext4, xfs or vfat", location, fs));
   return {};
 }
 
 Status check_fs_name(const std::string& fs, const SourceLocation& at) {
-  if (fs == "vfat" || fs == "fat" || fs == "msdos")
-    return err(at, fmt::format("fs '{}' is refused: the faultbox kernel lacks CONFIG_VFAT_FS, so the guest could not "
-                               "mount it (ext4, swap or none)", fs));
-  if (fs == "xfs")
-    return err(at, "fs 'xfs' is refused: the faultbox kernel lacks CONFIG_XFS_FS (ext4, swap or none)");
+  if (fs == "fat" || fs == "msdos") return err(at, fmt::format("unknown fs '{}': did you mean 'vfat'?", fs));
   for (auto* known : kDiskFilesystems)
     if (fs == known) return {};
-  return err(at, fmt::format("unknown fs '{}' (ext4, swap or none)", fs));
+  return err(at, fmt::format("unknown fs '{}' (ext4, xfs, vfat, swap or none)", fs));
 }
 
 Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, const std::string& file) {
@@ -466,6 +463,13 @@ Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, c
         d.partitions[i].fs = f;
       }
     }
+    // A share given in percent is checked when the disk is made, when its size is known.
+    if (d.partitions.empty() && d.fs == "xfs" && d.size_bytes < kXfsMinBytes)
+      return err(at, fmt::format("disk '{}': xfs needs at least 300M (mkfs.xfs refuses less), the disk has {}", d.name,
+                                 fmt::format("{}M", d.size_bytes >> 20)));
+    for (std::size_t i = 0; i < d.partitions.size(); ++i)
+      if (d.partitions[i].fs == "xfs" && d.partitions[i].size_bytes && d.partitions[i].size_bytes < kXfsMinBytes)
+        return err(at, fmt::format("disk '{}': xfs on partition {} needs at least 300M (mkfs.xfs refuses less)", d.name, i + 1));
   }
   for (const char* key : {"files", "file_contents"}) {
     if (!v.contains(key)) continue;
@@ -777,9 +781,9 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
         if (ev->contains("fsck_clean_partitions")) {
           for (auto& n : (*ev)["fsck_clean_partitions"]) {
             unsigned p = n.get<unsigned>();
-            if (p == 0 || p > disk->partitions.size() || disk->partitions[p - 1].fs != "ext4")
+            if (p == 0 || p > disk->partitions.size() || !fs_holds_files(disk->partitions[p - 1].fs))
               return err(loc(file, *one->get("fsck_clean_partitions")),
-                         fmt::format("fsck_clean_partitions: disk '{}' has no ext4 partition {}", name, p));
+                         fmt::format("fsck_clean_partitions: disk '{}' has no partition {} with a filesystem to check", name, p));
             de.fsck_clean_partitions.push_back(p);
           }
         }

@@ -58,12 +58,16 @@ struct VmSection {
 };
 
 // Filesystems a scenario disk may get: what libguestfs can make and the faultbox kernel mounts.
-inline constexpr const char* kDiskFilesystems[] = {"ext4", "swap", "none"};
+inline constexpr const char* kDiskFilesystems[] = {"ext4", "xfs", "vfat", "swap", "none"};
+// The ones that hold files (and that the inspection checks).
+inline bool fs_holds_files(const std::string& fs) { return fs == "ext4" || fs == "xfs" || fs == "vfat"; }
+// mkfs.xfs refuses a smaller filesystem.
+inline constexpr std::uint64_t kXfsMinBytes = 300ull << 20;
 
 struct DiskPartitionSpec {
   std::uint64_t size_bytes = 0;  // an absolute size, or
   unsigned percent = 0;          // a share of the space the partition table leaves
-  std::string fs = "none";       // ext4 | swap | none
+  std::string fs = "none";       // one of kDiskFilesystems
 };
 
 // A file put on the disk when it is made: "N:/path" (partition N) or "/path" (whole-disk fs).
@@ -94,8 +98,8 @@ struct ScenarioDisk {
 // [expect.disk.NAME]: checked read-only on the run's overlay after the VM is gone.
 struct DiskExpect {
   std::string disk;
-  std::optional<bool> fsck_clean;               // every ext4 filesystem on the disk
-  std::vector<unsigned> fsck_clean_partitions;  // these partitions' ext4 filesystems
+  std::optional<bool> fsck_clean;               // every filesystem on the disk that holds files
+  std::vector<unsigned> fsck_clean_partitions;  // these partitions' filesystems
   // location ("N:/path" or "/path") -> a sha256 (hex), "absent", "present" or "unchanged"
   std::vector<std::pair<std::string, std::string>> files;
   bool readable_blocks = false;  // every byte of the disk reads back without an I/O error

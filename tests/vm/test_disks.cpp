@@ -405,3 +405,21 @@ readable_blocks = true
   CHECK(bad[0]["partition"] == 1);
   require_no_leftovers(rt);
 }
+
+TEST_CASE("disks: vfat and xfs partitions are made, mounted by the guest and checked after the run", "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/vfat-and-xfs.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["disks"].size() == 1);
+  auto& d = j["disks"][0];
+  REQUIRE(d["fsck"].size() == 2);  // both filesystems checked: fsck.vfat, xfs_repair -n
+  for (auto& f : d["fsck"]) CHECK(f["status"] == 0);
+  auto files = file_verdicts(d);
+  CHECK(files["1:/new.txt"] == "ok");
+  CHECK(files["2:/new.txt"] == "ok");
+  CHECK(files["2:/dir/old.txt"] == "ok");
+  require_no_leftovers(rt);
+}
