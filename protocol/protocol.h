@@ -17,6 +17,9 @@ inline constexpr int kVersion = 1;
 
 inline constexpr const char* kControlPortName = "org.faultbox.control";
 inline constexpr const char* kTracePortName = "org.faultbox.trace";
+// The virtio-blk serial of the disk root (`[vm] root = "disk"`), so the guest sees it as
+// $FAULTBOX_DISK_FAULTBOX_ROOT and no scenario disk can be confused with it.
+inline constexpr const char* kRootDiskSerial = "faultbox-root";
 
 // A control line longer than this is answered with an error and skipped, never buffered.
 inline constexpr std::size_t kMaxLineBytes = 1 << 20;

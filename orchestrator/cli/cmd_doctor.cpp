@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <sys/utsname.h>
+#include <tuple>
 
 namespace fb::cli {
 
@@ -79,17 +80,19 @@ Runner add_doctor(CLI::App& app) {
         ++problems;
       }
     }
-    {
+    // Prepared scenario disks and disk roots: both sparse images made by the appliance.
+    for (auto [dir, label, what] : {std::tuple{"disks", "disks:  ", "prepared disk image(s)"},
+                                    std::tuple{"roots", "roots:  ", "disk root image(s)"}}) {
       std::error_code ec;
       std::size_t n = 0;
       std::uintmax_t bytes = 0;
-      for (auto& e : std::filesystem::directory_iterator(cache_root() / "disks", ec)) {
+      for (auto& e : std::filesystem::directory_iterator(cache_root() / dir, ec)) {
         if (e.path().filename().string().rfind(".partial-", 0) == 0) continue;
         ++n;
         bytes += std::filesystem::file_size(e.path(), ec);
       }
-      printf("disks:   %zu prepared disk image(s), %.1f MiB apparent in %s\n", n, static_cast<double>(bytes) / (1 << 20),
-             (cache_root() / "disks").c_str());
+      printf("%s %zu %s, %.1f MiB apparent in %s\n", label, n, what, static_cast<double>(bytes) / (1 << 20),
+             (cache_root() / dir).c_str());
     }
     printf("ccache:  %s\n", find_in_path("ccache").empty() ? "not installed (kernel rebuilds are slower)" : "yes");
     return problems ? 5 : 0;

@@ -1,5 +1,7 @@
 #include "orchestrator/cli/session_options.h"
 
+#include "orchestrator/core/scenario.h"
+
 namespace fb::cli {
 
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
@@ -11,6 +13,18 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
   cmd.add_option("--cpus", o.cpus, "guest CPUs")->check(CLI::Range(1, 64));
   cmd.add_option("--accel", o.accel, "auto | kvm | tcg (auto probes KVM once and falls back to TCG)");
   cmd.add_flag("--console", o.echo_console, "copy the guest's serial console to stderr");
+  cmd.add_option("--root", o.root,
+                 "initramfs (default) | disk: boot from an ext4 root disk holding the same files (for workloads too "
+                 "big for guest RAM)")
+      ->check(CLI::IsMember({"initramfs", "disk"}));
+  cmd.add_option_function<std::string>(
+      "--root-size",
+      [&o](const std::string& v) {
+        auto b = parse_size(v);
+        if (!b || *b == 0) throw CLI::ValidationError("--root-size", "'" + v + "' is not a size such as 512M or 1G");
+        o.root_size = *b;
+      },
+      "size of the disk root, e.g. 1G (default: its files twice over plus 64M, at least 256M)");
 }
 
 }  // namespace fb::cli

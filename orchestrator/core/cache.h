@@ -5,6 +5,8 @@
 //   kernels/<hash>/ finished kernels: bzImage, config, build.log, meta.json, error_injection.json
 //   error-injection/<sha256>.json  error-injection lists of other kernel images, from their first boot
 //   images/<hash>/  boot images: initramfs.cpio, meta.json
+//   disks/          prepared scenario disks (orchestrator/disks/disk_image.h)
+//   roots/<hash>.raw  disk roots: the boot image's content on ext4 (orchestrator/disks/root_image.h)
 //   ccache/         the compiler cache used by kernel builds
 //   accel/          accelerator probe verdicts
 #include "common/result.h"

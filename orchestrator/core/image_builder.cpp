@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <regex>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -65,7 +66,7 @@ Status check_boot_image(const fs::path& path) {
   return {};
 }
 
-Result<BootImage> build_image(const ImageBuildOptions& opts) {
+Result<ImageContent> collect_image_content(const ImageBuildOptions& opts) {
   fs::path agent = opts.agent;
   if (agent.empty()) {
     auto a = default_agent_path();
@@ -79,25 +80,64 @@ Result<BootImage> build_image(const ImageBuildOptions& opts) {
   if (!busybox_bytes)
     return make_error(ErrorKind::Infra, "busybox: {} (apt-get install busybox-static)", busybox_bytes.error().message);
 
+  ImageContent c;
+  c.agent = agent;
+  c.busybox = busybox;
+  std::set<std::string> seen;
+  auto add = [&](ImageEntry e) {
+    if (!seen.insert(e.path).second) return;
+    if (e.kind == ImageEntry::Kind::File) c.file_bytes += e.data.size();
+    c.entries.push_back(std::move(e));
+  };
+  using K = ImageEntry::Kind;
   // Hash every input file's bytes, so a rebuilt agent or an upgraded library gives a new image.
   Sha256 h;
   h.field(kImageVersion).field(*agent_bytes).field(*busybox_bytes);
-  std::vector<std::pair<std::string, std::string>> extra_files;  // archive path, bytes
+  for (const char* d : {"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root",
+                        "var", "mnt", "lib", "lib64"})
+    add({K::Dir, d, 0755, {}, 0, 0});
+  // The kernel opens /dev/console for PID 1 before anything is mounted.
+  add({K::CharDevice, "dev/console", 0600, {}, 5, 1});
+  add({K::CharDevice, "dev/null", 0666, {}, 1, 3});
+  add({K::File, "init", 0755, std::move(*agent_bytes), 0, 0});
+  add({K::File, "bin/busybox", 0755, std::move(*busybox_bytes), 0, 0});
+  add({K::Symlink, "usr/bin/faultbox-probe", 0777, "/init", 0, 0});  // the agent's syscall probes (guest-agent/probe.h)
+  auto list = run_capture({busybox.string(), "--list-full"});
+  if (!list || list->status.code != 0) return make_error(ErrorKind::Infra, "{} --list-full failed", busybox.string());
+  std::istringstream applets(list->output);
+  std::string applet;
+  while (std::getline(applets, applet)) {
+    if (applet.find('/') == std::string::npos || seen.count(applet)) continue;
+    add({K::Symlink, applet, 0777, "/bin/busybox", 0, 0});
+    ++c.applets;
+  }
+  add({K::File, "etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0, 0});
+  add({K::File, "etc/group", 0644, "root:x:0:\nnogroup:x:65534:\n", 0, 0});
+  std::set<std::string> included;
   for (auto& inc : opts.includes) {
     auto closure = library_closure(inc);
     if (!closure) return closure.error();
     for (auto& f : *closure) {
       std::string ap = fs::absolute(f).relative_path().string();
-      bool dup = false;
-      for (auto& [p, b] : extra_files) dup |= p == ap;
-      if (dup) continue;
+      if (!included.insert(ap).second) continue;
       auto bytes = read_file(f);
       if (!bytes) return bytes.error();
       h.field(ap).field(*bytes);
-      extra_files.emplace_back(ap, std::move(*bytes));
+      c.included.push_back("/" + ap);
+      // Parents of an included path that the layout above lacks (e.g. usr/lib/x86_64-linux-gnu).
+      for (std::size_t slash = ap.find('/'); slash != std::string::npos; slash = ap.find('/', slash + 1))
+        add({K::Dir, ap.substr(0, slash), 0755, {}, 0, 0});
+      add({K::File, ap, 0755, std::move(*bytes), 0, 0});
     }
   }
-  std::string hash = h.hex().substr(0, 16);
+  c.hash = h.hex();
+  return c;
+}
+
+Result<BootImage> build_image(const ImageBuildOptions& opts) {
+  auto content = collect_image_content(opts);
+  if (!content) return content.error();
+  std::string hash = content->hash.substr(0, 16);
   auto images = cache_subdir("images");
   if (!images) return images.error();
   fs::path dir = *images / hash;
@@ -114,30 +154,13 @@ Result<BootImage> build_image(const ImageBuildOptions& opts) {
   }
 
   CpioWriter w;
-  for (const char* d : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root", "var",
-                        "mnt", "lib", "lib64"})
-    w.add_dir(d);
-  // The kernel opens /dev/console for PID 1 before anything is mounted.
-  w.add_char_device("dev/console", 5, 1, 0600);
-  w.add_char_device("dev/null", 1, 3, 0666);
-  w.add_file("init", *agent_bytes, 0755);
-  w.add_file("bin/busybox", *busybox_bytes, 0755);
-  w.add_symlink("usr/bin/faultbox-probe", "/init");  // the agent's syscall probes (guest-agent/probe.h)
-  auto list = run_capture({busybox.string(), "--list-full"});
-  if (!list || list->status.code != 0) return make_error(ErrorKind::Infra, "{} --list-full failed", busybox.string());
-  std::istringstream applets(list->output);
-  std::string applet;
-  std::size_t napplets = 0;
-  while (std::getline(applets, applet)) {
-    if (applet.find('/') == std::string::npos || w.contains(applet)) continue;
-    w.add_symlink(applet, "/bin/busybox");
-    ++napplets;
-  }
-  w.add_file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
-  w.add_file("etc/group", "root:x:0:\nnogroup:x:65534:\n");
-  for (auto& [p, bytes] : extra_files) {
-    if (w.contains(p)) continue;
-    w.add_file(p, bytes, 0755);
+  for (auto& e : content->entries) {
+    switch (e.kind) {
+      case ImageEntry::Kind::Dir: w.add_dir(e.path, e.mode); break;
+      case ImageEntry::Kind::File: w.add_file(e.path, e.data, e.mode); break;
+      case ImageEntry::Kind::Symlink: w.add_symlink(e.path, e.data); break;
+      case ImageEntry::Kind::CharDevice: w.add_char_device(e.path, e.major, e.minor, e.mode); break;
+    }
   }
   std::string archive = w.finish();
   auto check = validate_cpio(archive, "generated image");
@@ -146,11 +169,8 @@ Result<BootImage> build_image(const ImageBuildOptions& opts) {
   fs::create_directories(dir, ec);
   if (ec) return make_error(ErrorKind::Infra, "{}: {}", dir.string(), ec.message());
   FB_TRY(write_file_atomic(cpio_path, archive));
-  nlohmann::json meta = {{"hash", hash}, {"agent", agent.string()}, {"busybox", busybox.string()},
-                         {"applets", napplets}, {"entries", check->entries}, {"bytes", archive.size()}};
-  auto inc = nlohmann::json::array();
-  for (auto& [p, b] : extra_files) inc.push_back("/" + p);
-  meta["included_files"] = inc;
+  nlohmann::json meta = {{"hash", hash}, {"agent", content->agent.string()}, {"busybox", content->busybox.string()}, {"applets", content->applets}, {"entries", check->entries},
+                         {"bytes", archive.size()}, {"included_files", content->included}};
   FB_TRY(write_file_atomic(dir / "meta.json", meta.dump(2)));
   progress("image: built {} ({} entries, {:.1f} MiB)", cpio_path.string(), check->entries,
            static_cast<double>(archive.size()) / (1 << 20));

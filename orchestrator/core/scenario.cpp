@@ -1,6 +1,7 @@
 #include "orchestrator/core/scenario.h"
 
 #include "common/files.h"
+#include "protocol/protocol.h"
 #include "protocol/scsi_debug_opts.h"
 
 #include <toml++/toml.h>
@@ -64,7 +65,13 @@ std::vector<SectionSpec> build_schema() {
                 {"include", ValueKind::StringArray, false, 0, 0, "host binaries to copy into the image"},
                 {"cmdline", ValueKind::String, false, 0, 0, "extra kernel command line"},
                 {"panic_on_warn", ValueKind::Bool, false, 0, 0,
-                 "a kernel WARNING panics the guest, so it ends the run as a kernel-crash (default false)"}}});
+                 "a kernel WARNING panics the guest, so it ends the run as a kernel-crash (default false)"},
+                {"root", ValueKind::String, false, 0, 0,
+                 "initramfs (default: the image unpacked into guest RAM) or disk (the same files in an ext4 root "
+                 "on a virtio disk of its own, for workloads too big for RAM)"},
+                {"root_size", ValueKind::Size, false, 0, 0,
+                 "the disk root's size, e.g. \"1G\" (default: its files twice over plus 64M, at least 256M); "
+                 "needs root = \"disk\""}}});
   s.push_back({"disk",
                {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
                 {"size", ValueKind::Size, false, 0, 0, "e.g. \"64M\", \"1G\" (required unless `base` is set)"},
@@ -648,6 +655,14 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     sc.vm.panic_on_warn = v->value("panic_on_warn", false);
     if (v->contains("timeout")) sc.vm.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
     if (v->contains("include")) sc.vm.include = (*v)["include"].get<std::vector<std::string>>();
+    FB_TRY(check_choice(*v, "root", {"initramfs", "disk"}, loc(file, key_or_table(*vmt, "root")), "[vm]"));
+    sc.vm.root = v->value("root", "initramfs");
+    if (v->contains("root_size")) {
+      sc.vm.root_size_where = loc(file, *vmt->get("root_size"));
+      if (sc.vm.root != "disk")
+        return err(sc.vm.root_size_where, "key 'root_size' in [vm] is for a disk root: add root = \"disk\"");
+      sc.vm.root_size = (*v)["root_size"].get<std::uint64_t>();
+    }
   }
 
   auto disks = table_array(root, "disk", file);
@@ -660,6 +675,9 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (!d) return d.error();
     if (!disk_names.insert(d->name).second)
       return err(loc(file, *t->get("name")), fmt::format("disk '{}' is declared twice", d->name));
+    if (d->serial == proto::kRootDiskSerial)
+      return err(loc(file, key_or_table(*t, t->get("serial") ? "serial" : "name")),
+                 fmt::format("disk serial '{}' is reserved for the disk root", d->serial));
     sc.disks.push_back(*d);
   }
 

@@ -55,6 +55,9 @@ struct VmSection {
   std::vector<std::string> include;
   std::string cmdline;
   bool panic_on_warn = false;
+  std::string root = "initramfs";  // initramfs | disk
+  std::uint64_t root_size = 0;     // disk root's size; 0: its content plus headroom
+  SourceLocation root_size_where;
 };
 
 // Filesystems a scenario disk may get: what libguestfs can make and the faultbox kernel mounts.

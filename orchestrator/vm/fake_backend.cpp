@@ -44,6 +44,9 @@ class FakeBackend final : public Backend {
   explicit FakeBackend(std::filesystem::path agent) : agent_(std::move(agent)) {}
   const char* name() const override { return "fake"; }
   Result<std::unique_ptr<Vm>> start(asio::io_context& io, const VmSpec& spec) override {
+    // The agent runs on the host's own root here: there is no kernel to mount a root disk.
+    if (spec.disk_root)
+      return make_error(ErrorKind::Usage, "the fake backend runs the agent on the host and cannot boot a disk root (root = disk needs qemu)");
     auto vm = std::make_unique<FakeVm>(io, spec, agent_);
     auto st = vm->start();
     if (!st) {

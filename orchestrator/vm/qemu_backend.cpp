@@ -64,10 +64,12 @@ class QemuVm final : public ChildVm {
                                      "-name", "faultbox,process=faultbox-qemu"};
     for (auto& a : qemu_machine_args(spec_.accel)) argv.push_back(a);
     std::string cmdline = base_kernel_cmdline();
+    // A disk root is the first disk; init= because the kernel would look for /sbin/init (busybox's).
+    if (spec_.disk_root) cmdline += " root=/dev/vda rootfstype=ext4 rw init=/init";
     if (!spec_.extra_cmdline.empty()) cmdline += " " + spec_.extra_cmdline;
     for (auto& a : std::vector<std::string>{
              "-m", std::to_string(spec_.memory_mb), "-smp", std::to_string(spec_.cpus),
-             "-kernel", spec_.kernel.string(), "-initrd", spec_.initrd.string(), "-append", cmdline,
+             "-kernel", spec_.kernel.string(), "-append", cmdline,
              "-chardev", "socket,id=con,path=" + sock["console"].string(), "-serial", "chardev:con",
              "-chardev", "socket,id=qmp,path=" + sock["qmp"].string(), "-mon", "chardev=qmp,mode=control",
              "-device", "virtio-serial-pci,id=vser0",
@@ -77,6 +79,10 @@ class QemuVm final : public ChildVm {
              "-device", std::string("virtserialport,bus=vser0.0,chardev=trc,name=") + proto::kTracePortName,
              "-device", "pvpanic-pci"})
       argv.push_back(a);
+    if (!spec_.initrd.empty()) {
+      argv.push_back("-initrd");
+      argv.push_back(spec_.initrd.string());
+    }
     int i = 0;
     for (auto& d : spec_.disks) {
       std::string id = "disk" + std::to_string(i++);

@@ -288,6 +288,9 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     so.accel = sc.vm.accel;
     so.disks = *disks;
     so.extra_cmdline = sc.vm.cmdline;
+  so.root = sc.vm.root;
+  so.root_size = sc.vm.root_size;
+  if (so.root_size) so.root_size_origin = sc.vm.root_size_where.str() + ": [vm] root_size";
     if (sc.vm.panic_on_warn) so.extra_cmdline += (so.extra_cmdline.empty() ? "" : " ") + std::string("panic_on_warn=1");
     auto init_params = init_time_cmdline(sc);
     if (!init_params) return fail_with(init_params.error());

@@ -3,6 +3,9 @@
 #include "orchestrator/core/image_builder.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/disks/disk_image.h"
+#include "orchestrator/disks/root_image.h"
+#include "protocol/protocol.h"
 #include "orchestrator/vm/qemu.h"
 
 #include <algorithm>
@@ -82,12 +85,46 @@ Result<fs::path> resolve_initrd(const std::string& initrd, const std::vector<std
   return img->cpio;
 }
 
+// The disk root: the image's content in a cached ext4 image, booted through a fresh qcow2
+// overlay in a private temp dir (janitor: gone even if faultbox is killed), so the cached
+// image is never written and every run starts from the same root.
+static Result<DiskSpec> prepare_disk_root(const SessionOptions& o, TempDir& overlay_dir) {
+  ImageBuildOptions io;
+  for (auto& i : o.includes) io.includes.emplace_back(i);
+  auto root = prepare_root_image(io, o.root_size, o.root_size_origin);
+  if (!root) return root.error();
+  auto rt = runtime_root();
+  if (!rt) return rt.error();
+  auto dir = TempDir::create(*rt, "root-", /*janitor=*/true);
+  if (!dir) return dir.error();
+  overlay_dir = std::move(*dir);
+  auto overlay = overlay_dir.path() / "root.qcow2";
+  FB_TRY(create_overlay(root->image, "raw", overlay));
+  return DiskSpec{overlay, "qcow2", proto::kRootDiskSerial, false};
+}
+
 Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   auto accel_req = parse_accel_request(o.accel);
   if (!accel_req) return accel_req.error();
+  if (o.root != "initramfs" && o.root != "disk")
+    return make_error(ErrorKind::Usage, "root must be initramfs or disk, not \"{}\"", o.root);
+  bool disk_root = o.root == "disk";
+  if (disk_root && !o.initrd.empty())
+    return make_error(ErrorKind::Usage, "--initrd and a disk root exclude each other: the disk root boots without an initramfs");
+  if (!disk_root && o.root_size)
+    return make_error(ErrorKind::Usage, "{} is for a disk root (root = disk)", o.root_size_origin);
   auto kernel = resolve_kernel(o.kernel);
   if (!kernel) return kernel.error();
-  auto initrd = resolve_initrd(o.initrd, o.includes);
+  std::unique_ptr<Session> s(new Session());
+  std::optional<DiskSpec> root_disk;
+  if (disk_root) {
+    auto d = prepare_disk_root(o, s->root_overlay_dir_);
+    if (!d) return d.error();
+    root_disk = *d;
+  }
+  // The accelerator probe boots an initramfs either way; for a disk root the plain image does
+  // (its includes may be what is too big for one).
+  auto initrd = resolve_initrd(o.initrd, disk_root ? std::vector<std::string>{} : o.includes);
   if (!initrd) return initrd.error();
   auto qemu = qemu_binary();  // fail before the probe, with the install hint
   if (!qemu) return qemu.error();
@@ -95,18 +132,20 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   if (!accel) return accel.error();
   progress("accel: {}", accel->reason);
 
-  std::unique_ptr<Session> s(new Session());
   s->kernel_ = *kernel;
   s->timeouts_ = Timeouts::for_accel(accel->accel);
   VmSpec spec;
   spec.kernel = *kernel;
-  spec.initrd = *initrd;
+  spec.initrd = disk_root ? fs::path() : *initrd;
   spec.memory_mb = o.memory_mb;
   spec.cpus = o.cpus;
   spec.accel = accel->accel;
   spec.timeouts = s->timeouts_;
   spec.echo_console = o.echo_console;
-  spec.disks = o.disks;
+  // The root disk comes first, so it is /dev/vda whatever scenario disks follow.
+  if (root_disk) spec.disks.push_back(*root_disk);
+  spec.disks.insert(spec.disks.end(), o.disks.begin(), o.disks.end());
+  spec.disk_root = disk_root;
   spec.extra_cmdline = o.extra_cmdline;
   s->backend_ = make_qemu_backend();
   set_vm_phase(true);
@@ -122,9 +161,9 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   if (auto list = error_injection_list_of(s->hello_); list && !cached_error_injection_list(s->kernel_))
     if (auto st = cache_error_injection_list(s->kernel_, *list); !st)
       progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
-  progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB)",
+  progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB{})",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), hello->kernel_release,
-           to_string(accel->accel), o.memory_mb);
+           to_string(accel->accel), o.memory_mb, disk_root ? ", disk root" : "");
   return s;
 }
 

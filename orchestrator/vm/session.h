@@ -1,6 +1,7 @@
 #pragma once
 // What `exec` (and later `run`) and the benchmarks share: pick kernel, image and accelerator,
 // boot a VM, connect the agent. Owns everything it starts; destruction tears the VM down.
+#include "common/temp_dir.h"
 #include "orchestrator/core/error_injection.h"
 #include "orchestrator/vm/accel.h"
 #include "orchestrator/vm/agent_client.h"
@@ -21,6 +22,11 @@ struct SessionOptions {
   bool echo_console = false;
   std::vector<DiskSpec> disks;
   std::string extra_cmdline;
+  // "initramfs" (the image unpacked into guest RAM) or "disk": the same content in an ext4
+  // root on a virtio disk of its own (orchestrator/disks/root_image.h), for big workloads.
+  std::string root = "initramfs";
+  std::uint64_t root_size = 0;                  // disk root's size; 0: the content plus headroom
+  std::string root_size_origin = "--root-size";  // where root_size came from, for errors
 };
 
 class Session {
@@ -45,6 +51,7 @@ class Session {
   AgentHello hello_;
   std::filesystem::path kernel_;
   Timeouts timeouts_;
+  TempDir root_overlay_dir_;  // the disk root's per-run overlay; removed after the VM is gone
 };
 
 // Resolves the kernel and image the way `exec` does (used by `doctor` and the bench too).

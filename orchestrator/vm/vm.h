@@ -29,7 +29,9 @@ struct DiskSpec {
 
 struct VmSpec {
   std::filesystem::path kernel;
-  std::filesystem::path initrd;
+  std::filesystem::path initrd;  // empty with disk_root
+  // The first disk is an ext4 root to boot from (root=/dev/vda) instead of an initramfs.
+  bool disk_root = false;
   std::string extra_cmdline;
   int memory_mb = 256;
   int cpus = 1;

@@ -118,3 +118,15 @@ TEST_CASE("an agent that stops beating is reported silent within the heartbeat l
   CHECK_FALSE(f.agent->ping().ok());
   CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(1));
 }
+
+TEST_CASE("the fake backend refuses a disk root with the reason instead of ignoring it") {
+  asio::io_context io;
+  auto backend = make_fake_backend(test::agent_binary());
+  VmSpec spec;
+  spec.timeouts = Timeouts::for_accel(Accel::Kvm);
+  spec.disk_root = true;
+  auto v = backend->start(io, spec);
+  REQUIRE_FALSE(v.ok());
+  CHECK(v.error().kind == ErrorKind::Usage);
+  CHECK_THAT(v.error().message, Catch::Contains("cannot boot a disk root"));
+}
