@@ -42,6 +42,47 @@ std::vector<std::string> qemu_machine_args(Accel accel) {
   return {"-machine", "pc", "-accel", "tcg", "-cpu", "max"};
 }
 
+std::optional<DiskBus> disk_bus_named(const std::string& name) {
+  if (name == "virtio-blk") return DiskBus::VirtioBlk;
+  if (name == "virtio-scsi") return DiskBus::VirtioScsi;
+  if (name == "ide") return DiskBus::Ide;
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> qemu_disk_args(const std::vector<DiskSpec>& disks) {
+  // The pc machine's PIIX3 IDE function is always there (-nodefaults only drops the CD-ROM that
+  // would sit on ide.1 unit 0): two channels, two units each.
+  static const char* const kIdeSlots[] = {"bus=ide.0,unit=0", "bus=ide.0,unit=1", "bus=ide.1,unit=0", "bus=ide.1,unit=1"};
+  std::vector<std::string> args;
+  bool scsi_controller = false;
+  std::size_t ide_used = 0;
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const DiskSpec& d = disks[i];
+    std::string id = "disk" + std::to_string(i);
+    std::string serial = d.serial.empty() ? "" : ",serial=" + d.serial;
+    args.push_back("-drive");
+    args.push_back("file=" + d.file.string() + ",format=" + d.format + ",if=none,id=" + id +
+                   (d.read_only ? ",readonly=on" : ""));
+    switch (d.bus) {
+      case DiskBus::VirtioBlk:
+        args.insert(args.end(), {"-device", "virtio-blk-pci,drive=" + id + serial});
+        break;
+      case DiskBus::VirtioScsi:
+        if (!scsi_controller) args.insert(args.end(), {"-device", "virtio-scsi-pci,id=scsi0"});
+        scsi_controller = true;
+        args.insert(args.end(), {"-device", "scsi-hd,bus=scsi0.0,drive=" + id + serial});
+        break;
+      case DiskBus::Ide:
+        if (ide_used == std::size(kIdeSlots))
+          return make_error(ErrorKind::Usage, "disk {}: the pc machine has room for {} IDE disks", d.file.string(),
+                            std::size(kIdeSlots));
+        args.insert(args.end(), {"-device", std::string("ide-hd,") + kIdeSlots[ide_used++] + ",drive=" + id + serial});
+        break;
+    }
+  }
+  return args;
+}
+
 namespace {
 
 class QemuVm final : public ChildVm {
@@ -77,15 +118,9 @@ class QemuVm final : public ChildVm {
              "-device", std::string("virtserialport,bus=vser0.0,chardev=trc,name=") + proto::kTracePortName,
              "-device", "pvpanic-pci"})
       argv.push_back(a);
-    int i = 0;
-    for (auto& d : spec_.disks) {
-      std::string id = "disk" + std::to_string(i++);
-      argv.push_back("-drive");
-      argv.push_back("file=" + d.file.string() + ",format=" + d.format + ",if=none,id=" + id +
-                     (d.read_only ? ",readonly=on" : ""));
-      argv.push_back("-device");
-      argv.push_back("virtio-blk-pci,drive=" + id + (d.serial.empty() ? "" : ",serial=" + d.serial));
-    }
+    auto disk_args = qemu_disk_args(spec_.disks);
+    if (!disk_args) return disk_args.error();
+    argv.insert(argv.end(), disk_args->begin(), disk_args->end());
     std::string line;
     for (auto& a : argv) line += a + " ";
     debug("qemu: {}", line);
