@@ -234,3 +234,40 @@ TEST_CASE("disks: SIGKILL while a disk is being made leaves no appliance and no 
 TEST_CASE("disks: SIGINT while a disk is being made leaves no appliance and no partial image", "[disks]") {
   kill_while_making_disk(SIGINT);
 }
+
+// One report's disk by name, with its files by location.
+static std::map<std::string, nlohmann::json> disk_files(const nlohmann::json& report, const std::string& disk) {
+  std::map<std::string, nlohmann::json> files;
+  for (auto& d : report["disks"])
+    if (d["disk"] == disk)
+      for (auto& f : d["files"]) files[f["location"]] = f;
+  return files;
+}
+
+TEST_CASE("disks: on every bus a step finds its disk by name, a fault fails one partition of a non-virtio-blk disk, the rest work",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("examples/disk-buses.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  // The names resolve to the bus's device kind although the serials are not the names.
+  std::string found = j["steps"][0]["stdout"];
+  CHECK_THAT(found, Catch::Contains("plain=/dev/vd"));
+  CHECK_THAT(found, Catch::Contains("scsi=/dev/sd"));
+  // disk:scsi/1 failed I/O there, and only there.
+  REQUIRE(j["faults"].size() == 1);
+  CHECK(j["faults"][0]["fired"].get<int>() > 0);
+  CHECK(j["steps"][1]["exit_code"] == 1);
+  CHECK(j["steps"][2]["exit_code"] == 0);
+  const std::string written = "f22b6e0eed060703402ac03fd1ba53d3e16ec8da7d846feae02001fbcbcebbc3";
+  auto plain = disk_files(j, "plain");
+  CHECK(plain["/new.txt"]["verdict"] == "ok");
+  CHECK(plain["/new.txt"]["found"] == written);
+  auto scsi = disk_files(j, "scsi");
+  CHECK(scsi["2:/new.txt"]["verdict"] == "ok");
+  CHECK(scsi["1:/new.txt"]["verdict"] == "lost");
+  CHECK(scsi["1:/keep/a.txt"]["verdict"] == "ok");
+  require_no_leftovers(rt);
+}
