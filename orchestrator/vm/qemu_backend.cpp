@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -83,6 +85,11 @@ Result<std::vector<std::string>> qemu_disk_args(const std::vector<DiskSpec>& dis
   return args;
 }
 
+std::string disk_kernel_params(const std::vector<DiskSpec>& disks) {
+  bool ide = std::any_of(disks.begin(), disks.end(), [](const DiskSpec& d) { return d.bus == DiskBus::Ide; });
+  return ide ? "" : " initcall_blacklist=piix_init";
+}
+
 namespace {
 
 class QemuVm final : public ChildVm {
@@ -106,6 +113,7 @@ class QemuVm final : public ChildVm {
     for (auto& a : qemu_machine_args(spec_.accel)) argv.push_back(a);
     std::string cmdline = base_kernel_cmdline();
     if (!spec_.extra_cmdline.empty()) cmdline += " " + spec_.extra_cmdline;
+    cmdline += disk_kernel_params(spec_.disks);
     for (auto& a : std::vector<std::string>{
              "-m", std::to_string(spec_.memory_mb), "-smp", std::to_string(spec_.cpus),
              "-kernel", spec_.kernel.string(), "-initrd", spec_.initrd.string(), "-append", cmdline,

@@ -55,6 +55,13 @@ TEST_CASE("ide disks fill the pc machine's PIIX channels, master then slave, and
   CHECK_THAT(five.error().message, Catch::Contains("room for 4 IDE disks"));
 }
 
+TEST_CASE("the PIIX IDE driver is kept from probing unless a disk is on the ide bus") {
+  CHECK(disk_kernel_params({}) == " initcall_blacklist=piix_init");
+  CHECK(disk_kernel_params({disk("/t/a", "a", DiskBus::VirtioBlk), disk("/t/s", "s", DiskBus::VirtioScsi)}) ==
+        " initcall_blacklist=piix_init");
+  CHECK(disk_kernel_params({disk("/t/a", "a", DiskBus::VirtioBlk), disk("/t/i", "i", DiskBus::Ide)}).empty());
+}
+
 TEST_CASE("disk bus names are the scenario's spelling") {
   CHECK(disk_bus_named("virtio-blk") == DiskBus::VirtioBlk);
   CHECK(disk_bus_named("virtio-scsi") == DiskBus::VirtioScsi);
