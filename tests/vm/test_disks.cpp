@@ -256,18 +256,26 @@ TEST_CASE("disks: on every bus a step finds its disk by name, a fault fails one 
   std::string found = j["steps"][0]["stdout"];
   CHECK_THAT(found, Catch::Contains("plain=/dev/vd"));
   CHECK_THAT(found, Catch::Contains("scsi=/dev/sd"));
-  // disk:scsi/1 failed I/O there, and only there.
-  REQUIRE(j["faults"].size() == 1);
+  CHECK_THAT(found, Catch::Contains("ata=/dev/sd"));
+  // disk:scsi/1, then disk:ata/1 failed I/O there, and only there.
+  REQUIRE(j["faults"].size() == 2);
+  CHECK(j["faults"][0]["name"] == "scsi-p1");
   CHECK(j["faults"][0]["fired"].get<int>() > 0);
-  CHECK(j["steps"][1]["exit_code"] == 1);
-  CHECK(j["steps"][2]["exit_code"] == 0);
+  CHECK(j["faults"][1]["name"] == "ata-p1");
+  CHECK(j["faults"][1]["fired"].get<int>() > 0);
+  for (int failing : {1, 3}) CHECK(j["steps"][failing]["exit_code"] == 1);
+  for (int working : {2, 4}) CHECK(j["steps"][working]["exit_code"] == 0);
   const std::string written = "f22b6e0eed060703402ac03fd1ba53d3e16ec8da7d846feae02001fbcbcebbc3";
   auto plain = disk_files(j, "plain");
   CHECK(plain["/new.txt"]["verdict"] == "ok");
   CHECK(plain["/new.txt"]["found"] == written);
-  auto scsi = disk_files(j, "scsi");
-  CHECK(scsi["2:/new.txt"]["verdict"] == "ok");
-  CHECK(scsi["1:/new.txt"]["verdict"] == "lost");
-  CHECK(scsi["1:/keep/a.txt"]["verdict"] == "ok");
+  for (const char* name : {"scsi", "ata"}) {
+    INFO("disk " << name);
+    auto files = disk_files(j, name);
+    CHECK(files["2:/new.txt"]["verdict"] == "ok");
+    CHECK(files["2:/new.txt"]["found"] == written);
+    CHECK(files["1:/new.txt"]["verdict"] == "lost");
+    CHECK(files["1:/keep/a.txt"]["verdict"] == "ok");
+  }
   require_no_leftovers(rt);
 }
