@@ -1,5 +1,7 @@
 #include "guest-agent/agent.h"
 
+#include "guest-agent/disk_lookup.h"
+
 #include "guest-agent/guest_init.h"
 #include "guest-agent/kernel_facts.h"
 #include "protocol/protocol.h"
@@ -7,7 +9,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <dirent.h>
 #include <fstream>
 #include <csignal>
 #include <cstring>
@@ -245,19 +246,8 @@ void Agent::handle_exec(const json& req) {
   }
   std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                    "HOME=/root", "TERM=dumb"};
-  // Scenario disks by name: FAULTBOX_DISK_<NAME>=/dev/vdX for each virtio disk with a serial.
-  if (DIR* d = opendir("/sys/block")) {
-    while (dirent* de = readdir(d)) {
-      if (de->d_name[0] == '.') continue;
-      std::ifstream sf(std::string("/sys/block/") + de->d_name + "/serial");
-      std::string serial;
-      if (!std::getline(sf, serial) || serial.empty()) continue;
-      std::string var = "FAULTBOX_DISK_";
-      for (char c : serial) var.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
-      env.push_back(var + "=/dev/" + de->d_name);
-    }
-    closedir(d);
-  }
+  // Scenario disks by name: FAULTBOX_DISK_<NAME>=/dev/vdX or /dev/sdX, whatever the bus.
+  for (auto& e : disk_env(sysfs_root())) env.push_back(e);
   if (auto it = req.find("env"); it != req.end()) {
     for (auto& [k, v] : it->items()) {
       env.push_back(k + "=" + v.get<std::string>());

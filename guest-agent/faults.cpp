@@ -2,12 +2,12 @@
 
 #include "guest-agent/block_faults.h"
 #include "guest-agent/bpf_override.h"
+#include "guest-agent/disk_lookup.h"
 #include "guest-agent/sysfs_text.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -28,42 +28,11 @@ constexpr long long kUnlimitedTimes = 2147483647;
 
 }  // namespace
 
-// The block device for "disk:NAME" or "disk:NAME/N": the virtio disk whose serial is NAME.
-// Returns the sysfs directory of the disk or partition.
 std::string resolve_disk_target(const std::string& target, std::string& err) {
-  if (target.rfind("disk:", 0) != 0) {
-    err = "target '" + target + "' is not disk:NAME[/N]";
-    return {};
-  }
-  std::string rest = target.substr(5);
-  std::string name = rest.substr(0, rest.find('/'));
-  std::string part = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
-  DIR* d = opendir((g_sysfs + "/block").c_str());
-  if (!d) {
-    err = "no " + g_sysfs + "/block";
-    return {};
-  }
-  std::string found;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::string dev = e->d_name;
-    if (read_text(g_sysfs + "/block/" + dev + "/serial") == name) found = dev;
-  }
-  closedir(d);
-  if (found.empty()) {
-    err = "no disk with serial '" + name + "' in the guest";
-    return {};
-  }
-  std::string dir = g_sysfs + "/block/" + found;
-  if (!part.empty()) {
-    dir += "/" + found + part;
-    if (read_text(dir + "/partition").empty()) {
-      err = "disk '" + name + "' (" + found + ") has no partition " + part;
-      return {};
-    }
-  }
-  return dir;
+  return disk_target_dir(g_sysfs, target, err);
 }
+
+const std::string& sysfs_root() { return g_sysfs; }
 
 namespace {
 

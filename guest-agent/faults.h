@@ -50,12 +50,13 @@ struct ArmError {
 // spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
 std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
 
-// The sysfs directory of "disk:NAME" or "disk:NAME/N" (the virtio disk whose serial is NAME),
+// The sysfs directory of "disk:NAME" or "disk:NAME/N" (disk_lookup.h, under the sysfs root),
 // or "" with err saying why not.
 std::string resolve_disk_target(const std::string& target, std::string& err);
 
-// Where the agent finds debugfs (tests on the host point it at a fake tree).
+// Where the agent finds debugfs and sysfs (tests on the host point them at a fake tree).
 void set_debugfs_root(const std::string& root);
 void set_sysfs_root(const std::string& root);
+const std::string& sysfs_root();
 
 }  // namespace fb::agent

@@ -2,11 +2,13 @@
 // the virtio-serial ports; on the host (tests) it connects to unix sockets instead:
 //   faultbox-agent --control unix:PATH --trace unix:PATH
 #include "guest-agent/agent.h"
+#include "guest-agent/disk_lookup.h"
 #include "guest-agent/probe.h"
 #include "guest-agent/guest_init.h"
 #include "protocol/protocol.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -44,6 +46,24 @@ int usage() {
   fb::agent::end_vm();
 }
 
+// The scenario's disks must be there before a step or fault looks for them. Built-in drivers
+// finish probing before the kernel starts PID 1 (it waits for async probes), but that is the
+// kernel's business: waiting for the serials the host announced holds for any bus and kernel.
+void wait_for_scenario_disks(const std::string& cmdline) {
+  fb::agent::set_named_disks(fb::agent::parse_disk_params(cmdline));
+  if (fb::agent::named_disks().empty()) return;
+  auto start = std::chrono::steady_clock::now();
+  auto missing = fb::agent::wait_for_named_disks("/sys", std::chrono::seconds(10));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  std::string found;
+  for (auto& d : fb::agent::named_disks()) {
+    std::string dev = fb::agent::find_disk_by_serial("/sys", d.serial);
+    found += " " + d.name + "=" + (dev.empty() ? "missing" : dev);
+  }
+  fprintf(stderr, "faultbox-agent: disks:%s (%s after %lld ms)\n", found.c_str(),
+          missing.empty() ? "all present" : "given up", static_cast<long long>(ms));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +93,7 @@ int main(int argc, char** argv) {
       fflush(stdout);
       fb::agent::end_vm();
     }
+    wait_for_scenario_disks(cmdline);
     auto control = fb::agent::open_virtio_port(fb::proto::kControlPortName, 10000);
     if (!control) die_as_init(control.error().message);
     auto trace = fb::agent::open_virtio_port(fb::proto::kTracePortName, 10000);

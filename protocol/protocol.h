@@ -35,6 +35,9 @@ inline constexpr std::size_t kMaxReadBytes = 256 * 1024;
 // Printed on the console by the agent when the kernel command line has faultbox.probe=1:
 // the accelerator probe looks for it.
 inline constexpr const char* kProbeMarker = "FAULTBOX-PROBE-OK";
+// Scenario disks: the host puts one "faultbox.disk=NAME:SERIAL" word per disk on the kernel
+// command line; the agent finds each disk by its serial, whatever the bus, and waits for them.
+inline constexpr const char* kDiskCmdlineParam = "faultbox.disk=";
 
 namespace op {
 inline constexpr const char* kHello = "hello";

@@ -76,9 +76,10 @@ std::vector<SectionSpec> build_schema() {
                {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
                 {"size", ValueKind::Size, false, 0, 0, "e.g. \"64M\", \"1G\" (required unless `base` is set)"},
                 {"format", ValueKind::String, false, 0, 0, "raw or qcow2: the prepared image's format (default raw)"},
-                {"bus", ValueKind::String, false, 0, 0, "virtio-blk (default)"},
+                {"bus", ValueKind::String, false, 0, 0,
+                 "virtio-blk (default, /dev/vdX), virtio-scsi (/dev/sdX) or ide (/dev/sdX through libata, at most 4)"},
                 {"serial", ValueKind::String, false, 0, 0,
-                 "the disk's serial in the guest, at most 20 characters (default: name)"},
+                 "the disk's serial in the guest: letters, digits, '.', '_', '-'; at most 20, 36 on virtio-scsi (default: name)"},
                 {"partition_table", ValueKind::String, false, 0, 0, "msdos or gpt (default msdos when `partitions` is set)"},
                 {"partitions", ValueKind::StringArray, false, 0, 0,
                  "partition sizes in order, \"24M\" or \"50%\" (of the space the table leaves); msdos: at most 4"},
@@ -343,12 +344,12 @@ Result<nlohmann::json> check_table(const toml::table& t, const SectionSpec& spec
   return out;
 }
 
-Status check_choice(const nlohmann::json& j, const char* key, std::initializer_list<const char*> choices,
+Status check_choice(const nlohmann::json& j, const char* key, const std::vector<std::string>& choices,
                     const SourceLocation& at, const std::string& what) {
   if (!j.contains(key)) return {};
   std::string v = j[key];
   std::string all;
-  for (auto* c : choices) {
+  for (auto& c : choices) {
     if (v == c) return {};
     all += std::string(all.empty() ? "" : " | ") + c;
   }
@@ -366,6 +367,13 @@ Result<std::vector<const toml::table*>> table_array(const toml::table& root, con
     return err(loc(file, *node), fmt::format("'{}' must be written as [[{}]] (an array of tables)", name, name));
   for (auto& el : *arr) out.push_back(el.as_table());
   return out;
+}
+
+// Letters, digits, '.', '_', '-': safe as a kernel command line word and a QEMU option value.
+bool plain_word(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 Status check_disk_location(const ScenarioDisk& d, const std::string& location, const SourceLocation& at) {
@@ -404,12 +412,24 @@ Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, c
   d.bus = v.value("bus", "virtio-blk");
   d.serial = v.value("serial", d.name);
   FB_TRY(check_choice(v, "format", {"raw", "qcow2"}, loc(file, key_or_table(t, "format")), "[[disk]]"));
-  FB_TRY(check_choice(v, "bus", {"virtio-blk"}, loc(file, key_or_table(t, "bus")), "[[disk]]"));
+  std::vector<std::string> buses;
+  for (auto& b : kDiskBuses) buses.push_back(b.name);
+  FB_TRY(check_choice(v, "bus", buses, loc(file, key_or_table(t, "bus")), "[[disk]]"));
   FB_TRY(check_choice(v, "partition_table", {"msdos", "gpt"}, loc(file, key_or_table(t, "partition_table")), "[[disk]]"));
-  // virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES); a longer one would be cut.
-  if (d.serial.empty() || d.serial.size() > 20)
-    return err(loc(file, key_or_table(t, v.contains("serial") ? "serial" : "name")),
-               fmt::format("disk serial '{}' must have 1 to 20 characters (virtio-blk's limit)", d.serial));
+  // The name and serial travel on the kernel command line (faultbox.disk=NAME:SERIAL) and the
+  // serial in QEMU's option syntax, so neither may hold spaces, ':' or ','.
+  if (!plain_word(d.name))
+    return err(loc(file, *t.get("name")),
+               fmt::format("disk name '{}' may hold only letters, digits, '.', '_' and '-'", d.name));
+  auto serial_at = loc(file, key_or_table(t, v.contains("serial") ? "serial" : "name"));
+  if (!plain_word(d.serial))
+    return err(serial_at, fmt::format("disk serial '{}' may hold only letters, digits, '.', '_' and '-'", d.serial));
+  if (d.serial == proto::kRootDiskSerial)
+    return err(serial_at, fmt::format("disk serial '{}' is reserved for the VM's root disk", d.serial));
+  const DiskBusSpec& bus = *find_disk_bus(d.bus);
+  if (d.serial.size() > bus.max_serial)
+    return err(serial_at, fmt::format("disk serial '{}' has {} characters; {} keeps at most {} (QEMU would cut it)",
+                                      d.serial, d.serial.size(), bus.name, bus.max_serial));
   fs::path dir = fs::path(file).parent_path();
   if (v.contains("base")) {
     auto at = loc(file, *t.get("base"));
@@ -521,6 +541,12 @@ std::optional<std::pair<unsigned, std::string>> parse_disk_location(const std::s
       path.find('\0') != std::string::npos || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
     return std::nullopt;
   return std::make_pair(part, path);
+}
+
+const DiskBusSpec* find_disk_bus(const std::string& name) {
+  for (auto& b : kDiskBuses)
+    if (name == b.name) return &b;
+  return nullptr;
 }
 
 std::string SourceLocation::str() const { return fmt::format("{}:{}:{}", file, line, column); }
@@ -675,9 +701,18 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (!d) return d.error();
     if (!disk_names.insert(d->name).second)
       return err(loc(file, *t->get("name")), fmt::format("disk '{}' is declared twice", d->name));
-    if (d->serial == proto::kRootDiskSerial)
-      return err(loc(file, key_or_table(*t, t->get("serial") ? "serial" : "name")),
-                 fmt::format("disk serial '{}' is reserved for the disk root", d->serial));
+    if (auto same = std::find_if(sc.disks.begin(), sc.disks.end(),
+                                 [&](const ScenarioDisk& o) { return o.serial == d->serial; });
+        same != sc.disks.end())
+      return err(loc(file, key_or_table(*t, t->contains("serial") ? "serial" : "name")),
+                 fmt::format("disk '{}' has the serial '{}' of disk '{}': the guest finds disks by serial", d->name,
+                             d->serial, same->name));
+    const DiskBusSpec& bus = *find_disk_bus(d->bus);
+    if (bus.max_disks &&
+        std::count_if(sc.disks.begin(), sc.disks.end(), [&](const ScenarioDisk& o) { return o.bus == d->bus; }) >=
+            static_cast<std::ptrdiff_t>(bus.max_disks))
+      return err(loc(file, key_or_table(*t, "bus")),
+                 fmt::format("disk '{}': at most {} disks fit on bus {}", d->name, bus.max_disks, bus.name));
     sc.disks.push_back(*d);
   }
 

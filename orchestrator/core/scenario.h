@@ -67,6 +67,20 @@ inline bool fs_holds_files(const std::string& fs) { return fs == "ext4" || fs ==
 // mkfs.xfs refuses a smaller filesystem.
 inline constexpr std::uint64_t kXfsMinBytes = 300ull << 20;
 
+// The buses a scenario disk can be attached to, and what each allows.
+struct DiskBusSpec {
+  const char* name;
+  unsigned max_serial;  // longer serials are cut by QEMU without a word, so they are refused
+  unsigned max_disks;   // 0: no limit
+};
+inline constexpr DiskBusSpec kDiskBuses[] = {
+    {"virtio-blk", 20, 0},   // VIRTIO_BLK_ID_BYTES
+    {"virtio-scsi", 36, 0},  // QEMU's scsi-hd cuts VPD page 0x80 at 36 bytes (MAX_SERIAL_LEN)
+    {"ide", 20, 4},          // ATA IDENTIFY words 10-19; the pc machine's two channels, master and slave
+};
+// nullptr for a name not in kDiskBuses.
+const DiskBusSpec* find_disk_bus(const std::string& name);
+
 struct DiskPartitionSpec {
   std::uint64_t size_bytes = 0;  // an absolute size, or
   unsigned percent = 0;          // a share of the space the partition table leaves

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,6 +44,52 @@ std::vector<std::string> qemu_machine_args(Accel accel) {
   return {"-machine", "pc", "-accel", "tcg", "-cpu", "max"};
 }
 
+std::optional<DiskBus> disk_bus_named(const std::string& name) {
+  if (name == "virtio-blk") return DiskBus::VirtioBlk;
+  if (name == "virtio-scsi") return DiskBus::VirtioScsi;
+  if (name == "ide") return DiskBus::Ide;
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> qemu_disk_args(const std::vector<DiskSpec>& disks) {
+  // The pc machine's PIIX3 IDE function is always there (-nodefaults only drops the CD-ROM that
+  // would sit on ide.1 unit 0): two channels, two units each.
+  static const char* const kIdeSlots[] = {"bus=ide.0,unit=0", "bus=ide.0,unit=1", "bus=ide.1,unit=0", "bus=ide.1,unit=1"};
+  std::vector<std::string> args;
+  bool scsi_controller = false;
+  std::size_t ide_used = 0;
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const DiskSpec& d = disks[i];
+    std::string id = "disk" + std::to_string(i);
+    std::string serial = d.serial.empty() ? "" : ",serial=" + d.serial;
+    args.push_back("-drive");
+    args.push_back("file=" + d.file.string() + ",format=" + d.format + ",if=none,id=" + id +
+                   (d.read_only ? ",readonly=on" : ""));
+    switch (d.bus) {
+      case DiskBus::VirtioBlk:
+        args.insert(args.end(), {"-device", "virtio-blk-pci,drive=" + id + serial});
+        break;
+      case DiskBus::VirtioScsi:
+        if (!scsi_controller) args.insert(args.end(), {"-device", "virtio-scsi-pci,id=scsi0"});
+        scsi_controller = true;
+        args.insert(args.end(), {"-device", "scsi-hd,bus=scsi0.0,drive=" + id + serial});
+        break;
+      case DiskBus::Ide:
+        if (ide_used == std::size(kIdeSlots))
+          return make_error(ErrorKind::Usage, "disk {}: the pc machine has room for {} IDE disks", d.file.string(),
+                            std::size(kIdeSlots));
+        args.insert(args.end(), {"-device", std::string("ide-hd,") + kIdeSlots[ide_used++] + ",drive=" + id + serial});
+        break;
+    }
+  }
+  return args;
+}
+
+std::string disk_kernel_params(const std::vector<DiskSpec>& disks) {
+  bool ide = std::any_of(disks.begin(), disks.end(), [](const DiskSpec& d) { return d.bus == DiskBus::Ide; });
+  return ide ? "" : " initcall_blacklist=piix_init";
+}
+
 namespace {
 
 class QemuVm final : public ChildVm {
@@ -67,6 +115,7 @@ class QemuVm final : public ChildVm {
     // A disk root is the first disk; init= because the kernel would look for /sbin/init (busybox's).
     if (spec_.disk_root) cmdline += " root=/dev/vda rootfstype=ext4 rw init=/init";
     if (!spec_.extra_cmdline.empty()) cmdline += " " + spec_.extra_cmdline;
+    cmdline += disk_kernel_params(spec_.disks);
     for (auto& a : std::vector<std::string>{
              "-m", std::to_string(spec_.memory_mb), "-smp", std::to_string(spec_.cpus),
              "-kernel", spec_.kernel.string(), "-append", cmdline,
@@ -83,15 +132,9 @@ class QemuVm final : public ChildVm {
       argv.push_back("-initrd");
       argv.push_back(spec_.initrd.string());
     }
-    int i = 0;
-    for (auto& d : spec_.disks) {
-      std::string id = "disk" + std::to_string(i++);
-      argv.push_back("-drive");
-      argv.push_back("file=" + d.file.string() + ",format=" + d.format + ",if=none,id=" + id +
-                     (d.read_only ? ",readonly=on" : ""));
-      argv.push_back("-device");
-      argv.push_back("virtio-blk-pci,drive=" + id + (d.serial.empty() ? "" : ",serial=" + d.serial));
-    }
+    auto disk_args = qemu_disk_args(spec_.disks);
+    if (!disk_args) return disk_args.error();
+    argv.insert(argv.end(), disk_args->begin(), disk_args->end());
     std::string line;
     for (auto& a : argv) line += a + " ";
     debug("qemu: {}", line);

@@ -8,6 +8,7 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/disks/disk_image.h"
 #include "orchestrator/vm/session.h"
+#include "protocol/protocol.h"
 
 #include <fcntl.h>
 #include <set>
@@ -45,8 +46,16 @@ Result<std::vector<DiskSpec>> make_disks(const Scenario& sc, const TempDir& dir)
   for (std::size_t i = 0; i < sc.disks.size(); ++i) {
     auto overlay = dir.path() / (sc.disks[i].name + ".qcow2");
     FB_TRY(create_overlay((*prepared)[i].image, (*prepared)[i].format, overlay));
-    out.push_back({overlay, "qcow2", sc.disks[i].serial, false});
+    out.push_back({overlay, "qcow2", sc.disks[i].serial, false, *disk_bus_named(sc.disks[i].bus)});
   }
+  return out;
+}
+
+// "faultbox.disk=NAME:SERIAL" per disk: the agent waits for these serials to appear (a SCSI or
+// ATA disk is probed after its controller) and resolves disk:NAME and FAULTBOX_DISK_<NAME> by them.
+std::string disk_cmdline(const Scenario& sc) {
+  std::string out;
+  for (auto& d : sc.disks) out += fmt::format(" {}{}:{}", proto::kDiskCmdlineParam, d.name, d.serial);
   return out;
 }
 
@@ -295,6 +304,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     auto init_params = init_time_cmdline(sc);
     if (!init_params) return fail_with(init_params.error());
     so.extra_cmdline += *init_params;
+  so.extra_cmdline += disk_cmdline(sc);
     auto session = Session::boot(so);
     if (!session) return fail_with(session.error());
     booted = true;

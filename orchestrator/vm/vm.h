@@ -20,11 +20,17 @@ namespace fb {
 namespace asio = boost::asio;
 using UnixSocket = asio::local::stream_protocol::socket;
 
+// How a disk is attached; the guest sees /dev/vdX for virtio-blk and /dev/sdX for the others.
+enum class DiskBus { VirtioBlk, VirtioScsi, Ide };
+// "virtio-blk", "virtio-scsi", "ide" (the scenario's spelling); nullopt for anything else.
+std::optional<DiskBus> disk_bus_named(const std::string& name);
+
 struct DiskSpec {
   std::filesystem::path file;
   std::string format = "raw";  // raw | qcow2
-  std::string serial;          // guest sees /dev/disk/by-id/virtio-<serial>
+  std::string serial;          // virtio-blk's serial, or the SCSI/ATA unit serial number (VPD page 0x80)
   bool read_only = false;
+  DiskBus bus = DiskBus::VirtioBlk;
 };
 
 struct VmSpec {

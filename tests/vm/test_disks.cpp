@@ -423,3 +423,48 @@ TEST_CASE("disks: vfat and xfs partitions are made, mounted by the guest and che
   CHECK(files["2:/dir/old.txt"] == "ok");
   require_no_leftovers(rt);
 }
+
+// One report's disk by name, with its files by location.
+static std::map<std::string, nlohmann::json> disk_files(const nlohmann::json& report, const std::string& disk) {
+  std::map<std::string, nlohmann::json> files;
+  for (auto& d : report["disks"])
+    if (d["disk"] == disk)
+      for (auto& f : d["files"]) files[f["location"]] = f;
+  return files;
+}
+
+TEST_CASE("disks: on every bus a step finds its disk by name, a fault fails one partition of a non-virtio-blk disk, the rest work",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("examples/disk-buses.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  // The names resolve to the bus's device kind although the serials are not the names.
+  std::string found = j["steps"][0]["stdout"];
+  CHECK_THAT(found, Catch::Contains("plain=/dev/vd"));
+  CHECK_THAT(found, Catch::Contains("scsi=/dev/sd"));
+  CHECK_THAT(found, Catch::Contains("ata=/dev/sd"));
+  // disk:scsi/1, then disk:ata/1 failed I/O there, and only there.
+  REQUIRE(j["faults"].size() == 2);
+  CHECK(j["faults"][0]["name"] == "scsi-p1");
+  CHECK(j["faults"][0]["fired"].get<int>() > 0);
+  CHECK(j["faults"][1]["name"] == "ata-p1");
+  CHECK(j["faults"][1]["fired"].get<int>() > 0);
+  for (int failing : {1, 3}) CHECK(j["steps"][failing]["exit_code"] == 1);
+  for (int working : {2, 4}) CHECK(j["steps"][working]["exit_code"] == 0);
+  const std::string written = "f22b6e0eed060703402ac03fd1ba53d3e16ec8da7d846feae02001fbcbcebbc3";
+  auto plain = disk_files(j, "plain");
+  CHECK(plain["/new.txt"]["verdict"] == "ok");
+  CHECK(plain["/new.txt"]["found"] == written);
+  for (const char* name : {"scsi", "ata"}) {
+    INFO("disk " << name);
+    auto files = disk_files(j, name);
+    CHECK(files["2:/new.txt"]["verdict"] == "ok");
+    CHECK(files["2:/new.txt"]["found"] == written);
+    CHECK(files["1:/new.txt"]["verdict"] == "lost");
+    CHECK(files["1:/keep/a.txt"]["verdict"] == "ok");
+  }
+  require_no_leftovers(rt);
+}

@@ -1,0 +1,147 @@
+#include "guest-agent/disk_lookup.h"
+
+#include "guest-agent/sysfs_text.h"
+#include "protocol/protocol.h"
+
+#include <algorithm>
+#include <cctype>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace fb::agent {
+
+namespace {
+
+std::vector<NamedDisk> g_named;
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read_binary(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The serial a name resolves through: the host's word for it, else the name itself.
+std::string serial_for(const std::string& name) {
+  if (g_named.empty()) return name;
+  for (auto& d : g_named)
+    if (d.name == name) return d.serial;
+  return {};
+}
+
+std::string env_name(const std::string& name) {
+  std::string var = "FAULTBOX_DISK_";
+  for (char c : name) var.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
+  return var;
+}
+
+}  // namespace
+
+std::vector<NamedDisk> parse_disk_params(const std::string& cmdline) {
+  std::vector<NamedDisk> out;
+  std::istringstream ss(cmdline);
+  std::string w;
+  const std::string prefix = proto::kDiskCmdlineParam;
+  while (ss >> w) {
+    if (w.rfind(prefix, 0) != 0) continue;
+    std::string v = w.substr(prefix.size());
+    auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) continue;
+    out.push_back({v.substr(0, colon), v.substr(colon + 1)});
+  }
+  return out;
+}
+
+void set_named_disks(std::vector<NamedDisk> disks) { g_named = std::move(disks); }
+const std::vector<NamedDisk>& named_disks() { return g_named; }
+
+std::string serial_from_vpd_pg80(std::string_view page) {
+  if (page.size() < 4 || static_cast<unsigned char>(page[1]) != 0x80) return {};
+  std::size_t len = static_cast<unsigned char>(page[2]) << 8 | static_cast<unsigned char>(page[3]);
+  std::string_view s = page.substr(4, len);
+  auto pad = [](char c) { return c == ' ' || c == '\0'; };
+  while (!s.empty() && pad(s.front())) s.remove_prefix(1);
+  while (!s.empty() && pad(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string disk_serial(const std::string& sysfs, const std::string& dev) {
+  std::string dir = sysfs + "/block/" + dev;
+  std::string s = read_text(dir + "/serial");
+  if (!s.empty()) return s;
+  return serial_from_vpd_pg80(read_binary(dir + "/device/vpd_pg80"));
+}
+
+std::string find_disk_by_serial(const std::string& sysfs, const std::string& serial) {
+  if (serial.empty() || serial == proto::kRootDiskSerial) return {};
+  for (auto& dev : entries(sysfs + "/block"))
+    if (disk_serial(sysfs, dev) == serial) return dev;
+  return {};
+}
+
+std::vector<std::string> wait_for_named_disks(const std::string& sysfs, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::vector<std::string> missing;
+    for (auto& d : g_named)
+      if (find_disk_by_serial(sysfs, d.serial).empty()) missing.push_back(d.name);
+    if (missing.empty() || std::chrono::steady_clock::now() >= deadline) return missing;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string disk_target_dir(const std::string& sysfs, const std::string& target, std::string& err) {
+  if (target.rfind("disk:", 0) != 0) {
+    err = "target '" + target + "' is not disk:NAME[/N]";
+    return {};
+  }
+  std::string rest = target.substr(5);
+  auto slash = rest.find('/');
+  std::string name = rest.substr(0, slash);
+  std::string part = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  std::string serial = serial_for(name);
+  if (serial.empty()) {
+    err = "no disk named '" + name + "' was announced to the guest";
+    return {};
+  }
+  std::string dev = find_disk_by_serial(sysfs, serial);
+  if (dev.empty()) {
+    err = "no disk with serial '" + serial + "' in the guest (is its bus's driver in the kernel?)";
+    return {};
+  }
+  std::string dir = sysfs + "/block/" + dev;
+  if (part.empty()) return dir;
+  // Partition N is the child whose `partition` file says N: vdb1, sdc1, nvme0n1p1 alike.
+  for (auto& child : entries(dir))
+    if (read_text(dir + "/" + child + "/partition") == part) return dir + "/" + child;
+  err = "disk '" + name + "' (" + dev + ") has no partition " + part;
+  return {};
+}
+
+std::vector<std::string> disk_env(const std::string& sysfs) {
+  std::vector<std::string> out;
+  if (!g_named.empty()) {
+    for (auto& d : g_named)
+      if (auto dev = find_disk_by_serial(sysfs, d.serial); !dev.empty()) out.push_back(env_name(d.name) + "=/dev/" + dev);
+    return out;
+  }
+  for (auto& dev : entries(sysfs + "/block")) {
+    std::string serial = disk_serial(sysfs, dev);
+    if (!serial.empty() && serial != proto::kRootDiskSerial) out.push_back(env_name(serial) + "=/dev/" + dev);
+  }
+  return out;
+}
+
+}  // namespace fb::agent

@@ -1,0 +1,145 @@
+// The agent's disk lookup against a fake sysfs tree shaped like what the guest kernel shows for
+// each bus: virtio-blk's `serial`, and VPD page 0x80 for virtio-scsi's scsi-hd and for an ATA
+// disk behind libata (20 bytes, space-padded).
+#include "common/files.h"
+#include "guest-agent/disk_lookup.h"
+#include "guest-agent/faults.h"
+#include "tests/support/support.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+using namespace fb;
+using namespace fb::agent;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string vpd_pg80(const std::string& serial, std::size_t padded_to = 0) {
+  std::string body = serial;
+  if (body.size() < padded_to) body.append(padded_to - body.size(), ' ');
+  return std::string("\0\x80\0", 3) + static_cast<char>(body.size()) + body;
+}
+
+void put(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  REQUIRE(write_file_atomic(p, content));
+}
+
+// vda: the root disk; vdb: virtio-blk "data" (1 partition); sda: scsi-hd "fast" (2 partitions);
+// sdb: ATA "old", padded; loop0: no serial at all.
+struct FakeSysfs {
+  test::ScratchDir dir;
+  fs::path block() const { return dir.path() / "block"; }
+  FakeSysfs() {
+    put(block() / "vda/serial", "faultbox-root\n");
+    put(block() / "vdb/serial", "data\n");
+    put(block() / "vdb/vdb1/partition", "1\n");
+    put(block() / "sda/device/vpd_pg80", vpd_pg80("fast"));
+    put(block() / "sda/device/model", "QEMU HARDDISK   \n");
+    put(block() / "sda/sda1/partition", "1\n");
+    put(block() / "sda/sda2/partition", "2\n");
+    put(block() / "sdb/device/vpd_pg80", vpd_pg80("old", 20));
+    put(block() / "sdb/sdb1/partition", "1\n");
+    put(block() / "loop0/size", "0\n");
+    set_sysfs_root(dir.path().string());
+  }
+  ~FakeSysfs() {
+    set_sysfs_root("/sys");
+    set_named_disks({});
+  }
+  std::string root() const { return dir.path().string(); }
+};
+
+}  // namespace
+
+TEST_CASE("VPD page 0x80: the serial without the padding, bounded by the page length") {
+  CHECK(serial_from_vpd_pg80(vpd_pg80("fast")) == "fast");
+  CHECK(serial_from_vpd_pg80(vpd_pg80("old", 20)) == "old");  // libata: ATA's 20 bytes, space-padded
+  CHECK(serial_from_vpd_pg80(std::string("\0\x80\0\x04", 4) + "ab\0\0") == "ab");
+  CHECK(serial_from_vpd_pg80(std::string("\0\x80\0\x02", 4) + "abcd") == "ab");  // the length rules
+  CHECK(serial_from_vpd_pg80(std::string("\0\x80\0\x09", 4) + "abc") == "abc");  // short read: what is there
+  CHECK(serial_from_vpd_pg80(std::string("\0\x83\0\x03", 4) + "abc").empty());    // another page
+  CHECK(serial_from_vpd_pg80(std::string("\0\x80", 2)).empty());
+  CHECK(serial_from_vpd_pg80("").empty());
+}
+
+TEST_CASE("the host's faultbox.disk=NAME:SERIAL words are read from the command line") {
+  auto d = parse_disk_params("console=ttyS0 faultbox.disk=data:data faultbox.disk=fast:sn-7 faultbox.disk=bad "
+                             "faultbox.disk=:x faultbox.disk=y: faultbox.probe=1");
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].name == "data");
+  CHECK(d[0].serial == "data");
+  CHECK(d[1].name == "fast");
+  CHECK(d[1].serial == "sn-7");
+  CHECK(parse_disk_params("console=ttyS0").empty());
+}
+
+TEST_CASE("each bus's serial finds its disk, and the root disk is never a scenario disk") {
+  FakeSysfs sys;
+  CHECK(disk_serial(sys.root(), "vdb") == "data");
+  CHECK(disk_serial(sys.root(), "sda") == "fast");
+  CHECK(disk_serial(sys.root(), "sdb") == "old");
+  CHECK(disk_serial(sys.root(), "loop0").empty());
+  CHECK(find_disk_by_serial(sys.root(), "fast") == "sda");
+  CHECK(find_disk_by_serial(sys.root(), "old") == "sdb");
+  CHECK(find_disk_by_serial(sys.root(), "faultbox-root").empty());
+  CHECK(find_disk_by_serial(sys.root(), "nothing").empty());
+}
+
+TEST_CASE("FAULTBOX_DISK_<NAME> names the announced disks whatever their bus and serial") {
+  FakeSysfs sys;
+  set_named_disks({{"data", "data"}, {"fast-one", "fast"}, {"legacy", "old"}, {"gone", "missing"}});
+  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_DATA=/dev/vdb", "FAULTBOX_DISK_FAST_ONE=/dev/sda",
+                                                         "FAULTBOX_DISK_LEGACY=/dev/sdb"});
+  // Nothing announced (the agent run by hand): every disk with a serial, named after it.
+  set_named_disks({});
+  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_FAST=/dev/sda", "FAULTBOX_DISK_OLD=/dev/sdb",
+                                                         "FAULTBOX_DISK_DATA=/dev/vdb"});
+}
+
+TEST_CASE("disk:NAME/N resolves through the serial to partition N on any bus, with reasons when it cannot") {
+  FakeSysfs sys;
+  set_named_disks({{"data", "data"}, {"fast-one", "fast"}, {"legacy", "old"}});
+  std::string err;
+  CHECK(resolve_disk_target("disk:fast-one", err) == sys.root() + "/block/sda");
+  CHECK(resolve_disk_target("disk:fast-one/2", err) == sys.root() + "/block/sda/sda2");
+  CHECK(resolve_disk_target("disk:legacy/1", err) == sys.root() + "/block/sdb/sdb1");
+  CHECK(resolve_disk_target("disk:data/1", err) == sys.root() + "/block/vdb/vdb1");
+  CHECK(resolve_disk_target("disk:fast-one/3", err).empty());
+  CHECK(err == "disk 'fast-one' (sda) has no partition 3");
+  CHECK(resolve_disk_target("disk:fast", err).empty());  // a serial is not a name once names are announced
+  CHECK(err == "no disk named 'fast' was announced to the guest");
+  set_named_disks({{"x", "nowhere"}});
+  CHECK(resolve_disk_target("disk:x", err).empty());
+  CHECK_THAT(err, Catch::Contains("no disk with serial 'nowhere' in the guest"));
+  CHECK(resolve_disk_target("vdb", err).empty());
+  CHECK_THAT(err, Catch::Contains("is not disk:NAME[/N]"));
+}
+
+TEST_CASE("the agent waits for an announced disk that shows up late, and gives up on one that never does") {
+  FakeSysfs sys;
+  set_named_disks({{"data", "data"}, {"late", "late-sn"}});
+  std::thread prober([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // (no REQUIRE off the test's thread: Catch2 assertions are not thread-safe)
+    fs::create_directories(sys.block() / "sdc/device");
+    (void)write_file_atomic(sys.block() / "sdc/device/vpd_pg80", vpd_pg80("late-sn"));
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto missing = wait_for_named_disks(sys.root(), std::chrono::seconds(5));
+  auto waited = std::chrono::steady_clock::now() - start;
+  prober.join();
+  CHECK(missing.empty());
+  CHECK(waited >= std::chrono::milliseconds(150));
+  CHECK(waited < std::chrono::seconds(5));
+  CHECK(find_disk_by_serial(sys.root(), "late-sn") == "sdc");
+
+  set_named_disks({{"data", "data"}, {"never", "never-sn"}});
+  start = std::chrono::steady_clock::now();
+  missing = wait_for_named_disks(sys.root(), std::chrono::milliseconds(200));
+  CHECK(missing == std::vector<std::string>{"never"});
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
+}
