@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <algorithm>
 #include <fstream>
@@ -45,15 +44,6 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') out.push_back(e->d_name);
-    closedir(d);
-  }
-  return out;
-}
 
 // The kernel's own dev_t layout (MINORBITS 20), which tracepoint "dev" fields hold.
 unsigned long kernel_dev(unsigned major_no, unsigned minor_no) {
@@ -118,7 +108,7 @@ class TraceCounter {
     write_text(dir_ + "/tracing_on", "0", err);
     if (!stack_dir_.empty()) write_text(stack_dir_ + "/tracing_on", "0", err);
     count_ = 0;
-    for (auto& cpu : list_dir(dir_ + "/per_cpu")) {
+    for (auto& cpu : dir_entries(dir_ + "/per_cpu")) {
       std::int64_t n = ring_buffer_recorded(read_text(dir_ + "/per_cpu/" + cpu + "/stats"));
       if (n > 0) count_ += n;
     }
@@ -454,7 +444,7 @@ class ScsiDebugFault : public BlockFault {
       return false;
     }
     std::uint64_t start = monotonic_ns();
-    auto before = list_dir("/sys/class/scsi_host");
+    auto before = dir_entries("/sys/class/scsi_host");
     // sd announces the end of its (asynchronous) probe, partition scan included, only in the
     // log; errors injected before it would fail the kernel's own reads, not the step's.
     Fd kmsg(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC));
@@ -465,7 +455,7 @@ class ScsiDebugFault : public BlockFault {
     }
     added_ = true;
     std::string host;
-    for (auto& h : list_dir("/sys/class/scsi_host"))
+    for (auto& h : dir_entries("/sys/class/scsi_host"))
       if (std::find(before.begin(), before.end(), h) == before.end()) host = h;
     if (host.empty()) {
       error = {proto::errc::kArmFailed, "scsi_debug add_host made no new SCSI host"};
@@ -476,10 +466,10 @@ class ScsiDebugFault : public BlockFault {
     std::string sd;
     std::string hostdir = "/sys/class/scsi_host/" + host + "/device";
     while (sd.empty() && ms_left(start) > 0) {
-      for (auto& t : list_dir(hostdir))
+      for (auto& t : dir_entries(hostdir))
         if (t.rfind("target", 0) == 0)
-          for (auto& lun : list_dir(hostdir + "/" + t))
-            for (auto& b : list_dir(hostdir + "/" + t + "/" + lun + "/block")) sd = b;
+          for (auto& lun : dir_entries(hostdir + "/" + t))
+            for (auto& b : dir_entries(hostdir + "/" + t + "/" + lun + "/block")) sd = b;
       if (sd.empty()) usleep(20000);
     }
     device_ = "/dev/" + sd;

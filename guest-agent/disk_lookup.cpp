@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <dirent.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -17,16 +16,6 @@ namespace {
 
 std::vector<NamedDisk> g_named;
 
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-    closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::string read_binary(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -86,7 +75,7 @@ std::string disk_serial(const std::string& sysfs, const std::string& dev) {
 
 std::string find_disk_by_serial(const std::string& sysfs, const std::string& serial) {
   if (serial.empty() || serial == proto::kRootDiskSerial) return {};
-  for (auto& dev : entries(sysfs + "/block"))
+  for (auto& dev : dir_entries(sysfs + "/block"))
     if (disk_serial(sysfs, dev) == serial) return dev;
   return {};
 }
@@ -124,7 +113,7 @@ std::string disk_target_dir(const std::string& sysfs, const std::string& target,
   std::string dir = sysfs + "/block/" + dev;
   if (part.empty()) return dir;
   // Partition N is the child whose `partition` file says N: vdb1, sdc1, nvme0n1p1 alike.
-  for (auto& child : entries(dir))
+  for (auto& child : dir_entries(dir))
     if (read_text(dir + "/" + child + "/partition") == part) return dir + "/" + child;
   err = "disk '" + name + "' (" + dev + ") has no partition " + part;
   return {};
@@ -132,14 +121,35 @@ std::string disk_target_dir(const std::string& sysfs, const std::string& target,
 
 std::vector<std::string> disk_env(const std::string& sysfs) {
   std::vector<std::string> out;
+  // A disk root is never a scenario disk, but a step may want to know it.
+  for (auto& dev : dir_entries(sysfs + "/block"))
+    if (disk_serial(sysfs, dev) == proto::kRootDiskSerial) out.push_back(env_name(proto::kRootDiskSerial) + "=/dev/" + dev);
   if (!g_named.empty()) {
     for (auto& d : g_named)
       if (auto dev = find_disk_by_serial(sysfs, d.serial); !dev.empty()) out.push_back(env_name(d.name) + "=/dev/" + dev);
     return out;
   }
-  for (auto& dev : entries(sysfs + "/block")) {
+  for (auto& dev : dir_entries(sysfs + "/block")) {
     std::string serial = disk_serial(sysfs, dev);
     if (!serial.empty() && serial != proto::kRootDiskSerial) out.push_back(env_name(serial) + "=/dev/" + dev);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> disk_by_id_links(const std::string& sysfs) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& dev : dir_entries(sysfs + "/block")) {
+    std::string serial = disk_serial(sysfs, dev);
+    if (serial.empty()) continue;
+    std::string dir = sysfs + "/block/" + dev;
+    std::string kind = !read_text(dir + "/serial").empty()               ? "virtio"
+                       : read_text(dir + "/device/vendor").rfind("ATA", 0) == 0 ? "ata"
+                                                                                : "scsi";
+    std::string name = kind + "-";
+    for (char c : serial) name.push_back(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_');
+    out.emplace_back(name, dev);
+    for (auto& child : dir_entries(dir))
+      if (auto n = read_text(dir + "/" + child + "/partition"); !n.empty()) out.emplace_back(name + "-part" + n, child);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fb::agent {
@@ -47,5 +48,11 @@ std::string disk_target_dir(const std::string& sysfs, const std::string& target,
 // "FAULTBOX_DISK_<NAME>=/dev/X" for each named disk present (NAME upper-cased, other characters
 // '_'); with no named disks, one per disk with a serial, named after the serial.
 std::vector<std::string> disk_env(const std::string& sysfs);
+
+// udev-style /dev/disk/by-id names (the guest has no udev) for every disk with a serial and its
+// partitions: (link name, device) as ("virtio-data", "vdb"), ("scsi-fast-part2", "sda2"),
+// ("ata-old", "sdb"). The prefix is the bus as udev's would be; udev also puts vendor and model
+// into scsi and ata names, which these leave out so a name follows from the serial alone.
+std::vector<std::pair<std::string, std::string>> disk_by_id_links(const std::string& sysfs);
 
 }  // namespace fb::agent

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -64,6 +65,20 @@ void wait_for_scenario_disks(const std::string& cmdline) {
           missing.empty() ? "all present" : "given up", static_cast<long long>(ms));
 }
 
+// /dev/disk/by-id as udev would make it, for workloads written against stable names. A link
+// that cannot be made is reported and skipped: FAULTBOX_DISK_<NAME> does not depend on it.
+void link_disks_by_id() {
+  auto links = fb::agent::disk_by_id_links("/sys");
+  if (links.empty()) return;
+  mkdir("/dev/disk", 0755);
+  mkdir("/dev/disk/by-id", 0755);
+  for (auto& [name, dev] : links) {
+    std::string path = "/dev/disk/by-id/" + name;
+    if (symlink(("../../" + dev).c_str(), path.c_str()) != 0 && errno != EEXIST)
+      fprintf(stderr, "faultbox-agent: cannot link %s: %s\n", path.c_str(), strerror(errno));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +109,7 @@ int main(int argc, char** argv) {
       fb::agent::end_vm();
     }
     wait_for_scenario_disks(cmdline);
+    link_disks_by_id();
     auto control = fb::agent::open_virtio_port(fb::proto::kControlPortName, 10000);
     if (!control) die_as_init(control.error().message);
     auto trace = fb::agent::open_virtio_port(fb::proto::kTracePortName, 10000);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <string>
+#include <vector>
 
 namespace fb::agent {
 
@@ -11,5 +12,7 @@ namespace fb::agent {
 bool write_text(const std::string& path, const std::string& value, std::string& err, int flags = O_WRONLY);
 // The file's text without trailing newlines and spaces; "" when it cannot be read.
 std::string read_text(const std::string& path);
+// The names in a directory (no dot entries), sorted; empty when it cannot be read.
+std::vector<std::string> dir_entries(const std::string& dir);
 
 }  // namespace fb::agent

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 using namespace fb;
@@ -92,12 +93,14 @@ TEST_CASE("each bus's serial finds its disk, and the root disk is never a scenar
 TEST_CASE("FAULTBOX_DISK_<NAME> names the announced disks whatever their bus and serial") {
   FakeSysfs sys;
   set_named_disks({{"data", "data"}, {"fast-one", "fast"}, {"legacy", "old"}, {"gone", "missing"}});
-  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_DATA=/dev/vdb", "FAULTBOX_DISK_FAST_ONE=/dev/sda",
+  // The root disk is named as such (FAULTBOX_DISK_FAULTBOX_ROOT), never as a scenario disk.
+  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_FAULTBOX_ROOT=/dev/vda",
+                                                         "FAULTBOX_DISK_DATA=/dev/vdb", "FAULTBOX_DISK_FAST_ONE=/dev/sda",
                                                          "FAULTBOX_DISK_LEGACY=/dev/sdb"});
   // Nothing announced (the agent run by hand): every disk with a serial, named after it.
   set_named_disks({});
-  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_FAST=/dev/sda", "FAULTBOX_DISK_OLD=/dev/sdb",
-                                                         "FAULTBOX_DISK_DATA=/dev/vdb"});
+  CHECK(disk_env(sys.root()) == std::vector<std::string>{"FAULTBOX_DISK_FAULTBOX_ROOT=/dev/vda", "FAULTBOX_DISK_FAST=/dev/sda",
+                                                         "FAULTBOX_DISK_OLD=/dev/sdb", "FAULTBOX_DISK_DATA=/dev/vdb"});
 }
 
 TEST_CASE("disk:NAME/N resolves through the serial to partition N on any bus, with reasons when it cannot") {
@@ -142,4 +145,20 @@ TEST_CASE("the agent waits for an announced disk that shows up late, and gives u
   missing = wait_for_named_disks(sys.root(), std::chrono::milliseconds(200));
   CHECK(missing == std::vector<std::string>{"never"});
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
+}
+
+TEST_CASE("/dev/disk/by-id names follow each disk's bus and serial, partitions included") {
+  FakeSysfs sys;
+  put(sys.block() / "sda/device/vendor", "QEMU    \n");
+  put(sys.block() / "sdb/device/vendor", "ATA     \n");
+  auto links = disk_by_id_links(sys.root());
+  std::map<std::string, std::string> by_name(links.begin(), links.end());
+  CHECK(by_name.at("virtio-data") == "vdb");
+  CHECK(by_name.at("virtio-data-part1") == "vdb1");
+  CHECK(by_name.at("scsi-fast") == "sda");
+  CHECK(by_name.at("scsi-fast-part2") == "sda2");
+  CHECK(by_name.at("ata-old") == "sdb");  // the padding is not part of the name
+  CHECK(by_name.at("ata-old-part1") == "sdb1");
+  CHECK(by_name.at("virtio-faultbox-root") == "vda");
+  CHECK(by_name.size() == 8);  // loop0 has no serial
 }

@@ -179,19 +179,30 @@ run = "true"
   require_no_leftovers(rt);
 }
 
-TEST_CASE("disks: an unknown or unmountable fs type is refused before anything is made (exit 2)", "[disks]") {
+TEST_CASE("disks: an unknown fs type, or xfs on less than mkfs.xfs takes, is refused before anything is made (exit 2)",
+          "[disks]") {
   ScratchDir rt;
-  for (auto [fs_name, want] : {std::pair{"xfs", "kernel lacks CONFIG_XFS_FS"}, std::pair{"vfat", "kernel lacks CONFIG_VFAT_FS"},
-                               std::pair{"zfs", "unknown fs 'zfs'"}}) {
+  struct Case {
+    const char* disk;  // the [[disk]] lines after name
+    const char* want;
+    const char* at;
+  };
+  for (auto c : {Case{"size = \"16M\"\nfs = \"xfs\"", "xfs needs at least 300M (mkfs.xfs refuses less), the disk has 16M", "fs.toml:5:6"},
+                 Case{"size = \"16M\"\nfs = \"fat\"", "unknown fs 'fat': did you mean 'vfat'?", "fs.toml:5:6"},
+                 Case{"size = \"16M\"\nfs = \"zfs\"", "unknown fs 'zfs'", "fs.toml:5:6"},
+                 // A share in percent is only known when the disk is made, still before the appliance starts.
+                 Case{"size = \"400M\"\npartitions = [\"100M\", \"50%\"]\nfs = [\"ext4\", \"xfs\"]",
+                      "disk d: xfs on partition 2 needs at least 300M (mkfs.xfs refuses less); it gets 149M", "fs.toml:2:1"}}) {
     auto scenario = rt.path() / "fs.toml";
-    REQUIRE(write_file_atomic(scenario, fmt::format("name = \"fs\"\n[[disk]]\nname = \"d\"\nsize = \"16M\"\nfs = \"{}\"\n"
-                                                    "[[step]]\nname = \"s\"\nrun = \"true\"\n", fs_name)));
+    REQUIRE(write_file_atomic(scenario, fmt::format("name = \"fs\"\n[[disk]]\nname = \"d\"\n{}\n"
+                                                    "[[step]]\nname = \"s\"\nrun = \"true\"\n", c.disk)));
     auto before = disk_cache_entries();
     auto r = faultbox_in(rt, "run", {scenario.string()});
     INFO(r.out << r.err);
     CHECK(r.status.code == 2);
-    CHECK_THAT(r.out + r.err, Catch::Contains(want));
-    CHECK_THAT(r.out + r.err, Catch::Contains("fs.toml:5:6"));
+    CHECK_THAT(r.out + r.err, Catch::Contains(c.want));
+    CHECK_THAT(r.out + r.err, Catch::Contains(c.at));
+    CHECK_THAT(r.err, !Catch::Contains("starting the appliance"));
     CHECK(disk_cache_entries() == before);
   }
   require_no_leftovers(rt);
