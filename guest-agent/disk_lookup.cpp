@@ -53,6 +53,20 @@ std::vector<NamedDisk> parse_disk_params(const std::string& cmdline) {
   return out;
 }
 
+std::chrono::milliseconds parse_disk_wait(const std::string& cmdline, std::chrono::milliseconds fallback) {
+  std::istringstream ss(cmdline);
+  std::string w;
+  const std::string prefix = proto::kDiskWaitCmdlineParam;
+  while (ss >> w) {
+    if (w.rfind(prefix, 0) != 0) continue;
+    std::string v = w.substr(prefix.size());
+    if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); }))
+      return fallback;
+    return std::chrono::milliseconds(std::stol(v));
+  }
+  return fallback;
+}
+
 void set_named_disks(std::vector<NamedDisk> disks) { g_named = std::move(disks); }
 const std::vector<NamedDisk>& named_disks() { return g_named; }
 

@@ -20,6 +20,9 @@ struct NamedDisk {
 // Every faultbox.disk=NAME:SERIAL word of a kernel command line, in order; malformed words are skipped.
 std::vector<NamedDisk> parse_disk_params(const std::string& cmdline);
 
+// faultbox.disk_wait_ms=N of a kernel command line, or fallback when absent or malformed.
+std::chrono::milliseconds parse_disk_wait(const std::string& cmdline, std::chrono::milliseconds fallback);
+
 // The disks names resolve through. With none (the agent on the host, or a VM without scenario
 // disks) a name is its own serial.
 void set_named_disks(std::vector<NamedDisk> disks);

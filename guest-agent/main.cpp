@@ -54,7 +54,7 @@ void wait_for_scenario_disks(const std::string& cmdline) {
   fb::agent::set_named_disks(fb::agent::parse_disk_params(cmdline));
   if (fb::agent::named_disks().empty()) return;
   auto start = std::chrono::steady_clock::now();
-  auto missing = fb::agent::wait_for_named_disks("/sys", std::chrono::seconds(10));
+  auto missing = fb::agent::wait_for_named_disks("/sys", fb::agent::parse_disk_wait(cmdline, std::chrono::seconds(10)));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   std::string found;
   for (auto& d : fb::agent::named_disks()) {

@@ -38,6 +38,9 @@ inline constexpr const char* kProbeMarker = "FAULTBOX-PROBE-OK";
 // Scenario disks: the host puts one "faultbox.disk=NAME:SERIAL" word per disk on the kernel
 // command line; the agent finds each disk by its serial, whatever the bus, and waits for them.
 inline constexpr const char* kDiskCmdlineParam = "faultbox.disk=";
+// How long the agent waits for them, in ms: set by the host below its own boot timeout, so a
+// missing disk is reported as such rather than as an agent that never came up.
+inline constexpr const char* kDiskWaitCmdlineParam = "faultbox.disk_wait_ms=";
 
 namespace op {
 inline constexpr const char* kHello = "hello";

@@ -116,6 +116,8 @@ class QemuVm final : public ChildVm {
     if (spec_.disk_root) cmdline += " root=/dev/vda rootfstype=ext4 rw init=/init";
     if (!spec_.extra_cmdline.empty()) cmdline += " " + spec_.extra_cmdline;
     cmdline += disk_kernel_params(spec_.disks);
+    // A third of the boot timeout: the agent reports a missing disk well before we give up on it.
+    cmdline += fmt::format(" {}{}", proto::kDiskWaitCmdlineParam, (spec_.timeouts.boot / 3).count());
     for (auto& a : std::vector<std::string>{
              "-m", std::to_string(spec_.memory_mb), "-smp", std::to_string(spec_.cpus),
              "-kernel", spec_.kernel.string(), "-append", cmdline,

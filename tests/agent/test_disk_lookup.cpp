@@ -162,3 +162,11 @@ TEST_CASE("/dev/disk/by-id names follow each disk's bus and serial, partitions i
   CHECK(by_name.at("virtio-faultbox-root") == "vda");
   CHECK(by_name.size() == 8);  // loop0 has no serial
 }
+
+TEST_CASE("the host sets how long the agent waits for disks, and a bad value keeps the default") {
+  using std::chrono::milliseconds;
+  CHECK(parse_disk_wait("console=ttyS0 faultbox.disk_wait_ms=20000 quiet", milliseconds(10000)) == milliseconds(20000));
+  CHECK(parse_disk_wait("console=ttyS0", milliseconds(10000)) == milliseconds(10000));
+  CHECK(parse_disk_wait("faultbox.disk_wait_ms=2s", milliseconds(10000)) == milliseconds(10000));
+  CHECK(parse_disk_wait("faultbox.disk_wait_ms=", milliseconds(10000)) == milliseconds(10000));
+}
