@@ -205,6 +205,18 @@ Result<ExecResult> run_fail_nth(const FaultSpec& f, FaultResult& fr, ExecRequest
   return res;
 }
 
+// [expect] dmesg_contains / dmesg_not_contains. After a crash the kernel's last words may have
+// reached only the serial console (the kernel log stream dies with the guest), so it counts too.
+void check_dmesg(RunReport& r, const Scenario& sc, bool crashed) {
+  auto logged = [&](const std::string& s) {
+    return r.kmsg.find(s) != std::string::npos || (crashed && r.console.find(s) != std::string::npos);
+  };
+  for (auto& want : sc.expect.dmesg_contains)
+    if (!logged(want)) r.failures.push_back("kernel log lacks \"" + want + "\"");
+  for (auto& bad : sc.expect.dmesg_not_contains)
+    if (logged(bad)) r.failures.push_back("kernel log contains \"" + bad + "\"");
+}
+
 void finish_verdict(RunReport& r, const Scenario& sc) {
   for (auto& s : r.steps)
     for (auto& f : s.failures) r.failures.push_back("step " + s.name + ": " + f);
@@ -214,10 +226,7 @@ void finish_verdict(RunReport& r, const Scenario& sc) {
       r.failures.push_back(fmt::format("fault {} fired {} time(s), expected at least {}", f.name, f.fired,
                                        *sc.expect.injected_min));
   }
-  for (auto& want : sc.expect.dmesg_contains)
-    if (r.kmsg.find(want) == std::string::npos) r.failures.push_back("kernel log lacks \"" + want + "\"");
-  for (auto& bad : sc.expect.dmesg_not_contains)
-    if (r.kmsg.find(bad) != std::string::npos) r.failures.push_back("kernel log contains \"" + bad + "\"");
+  check_dmesg(r, sc, false);
   if (sc.expect.kernel == "crash") r.failures.push_back("expected a kernel crash, the kernel survived");
   r.verdict = r.failures.empty() ? "pass" : "fail";
   r.exit_code = r.failures.empty() ? 0 : 1;
@@ -354,6 +363,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       if (auto e = find_uninjectable_fault(sc, *list)) return fail_with(*e);
 
     std::map<std::string, FaultResult> fault_results;
+    std::set<std::string> undisarmed;  // faults whose disarm found no agent (a crash, a wedged guest)
     for (auto& f : sc.faults) fault_results[f.name] = FaultResult{f.name, f.type, 0, 0, {}};
 
     // A step in flight: its armed faults, its request and what it printed. Heap-allocated so the
@@ -426,7 +436,10 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       std::int64_t last_record = -1;
       for (auto& [spec, h] : run.armed) {
         auto c = agent.disarm(h.handle);
-        if (!c) continue;
+        if (!c) {
+          undisarmed.insert(spec->name);
+          continue;
+        }
         auto& fr = fault_results[spec->name];
         fr.fired += c->value("fired", 0);
         for (auto& [k, v] : c->items()) {
@@ -470,6 +483,17 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
       }
       if (!res) {
         r.steps.push_back(sr);
+        // The run ends here: report the faults with what is known. A fault the guest took down
+        // with it was never disarmed, so its count is what the kernel log showed.
+        for (auto& f : sc.faults) {
+          FaultResult fr = fault_results[f.name];
+          if (undisarmed.count(f.name)) {
+            fr.fired = std::max(fr.fired, fr.logged);
+            fr.notes.push_back("the run ended before this fault was disarmed: fired counts the injections the kernel "
+                               "log showed");
+          }
+          r.faults.push_back(std::move(fr));
+        }
         Error e = res.error();
         if (e.kind == ErrorKind::Timeout) e.message = "step " + step.name + ": " + e.message;
         if (e.kind == ErrorKind::Boot) e.message = "step " + step.name + ": " + e.message;
@@ -591,9 +615,12 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   }
   if (reached_end) {
     finish_verdict(r, sc);
-  } else if (r.verdict == "pass" && !r.failures.empty()) {  // an expected crash, but the disks are not as expected
-    r.verdict = "fail";
-    r.exit_code = 1;
+  } else if (r.verdict == "pass") {  // an expected crash: the kernel log and the disks must be as expected too
+    check_dmesg(r, sc, true);
+    if (!r.failures.empty()) {
+      r.verdict = "fail";
+      r.exit_code = 1;
+    }
   }
   return done(r);
 }

@@ -479,3 +479,23 @@ TEST_CASE("disks: on every bus a step finds its disk by name, a fault fails one 
   }
   require_no_leftovers(rt);
 }
+
+TEST_CASE("disks: a fault that makes ext4 panic (errors=panic), and the inspection shows what the panic lost",
+          "[disks]") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_in(rt, "run", {source("examples/ext4-errors-panic-data-loss.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);  // crash expected, its words in the log, the disk as expected
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK_THAT(j["crash"]["title"].get<std::string>(), Catch::Contains("panic forced after error"));
+  REQUIRE(j["faults"].size() == 1);  // reported although the run ended in the crash
+  CHECK(j["faults"][0]["fired"].get<int>() > 0);
+  CHECK_THAT(j["faults"][0]["notes"][0].get<std::string>(), Catch::Contains("never disarmed") || Catch::Contains("before this fault was disarmed"));
+  REQUIRE(j["disks"].size() == 1);
+  auto files = file_verdicts(j["disks"][0]);
+  CHECK(files["1:/before.txt"] == "ok");
+  CHECK(files["1:/under.txt"] == "lost");
+  CHECK(files["1:/old.txt"] == "ok");
+  require_no_leftovers(rt);
+}

@@ -119,6 +119,20 @@ TEST_CASE("run: a crash the scenario expects passes") {
   CHECK(!std::filesystem::exists(rt.path() / "state/faultbox/runs"));
 }
 
+TEST_CASE("run: an expected crash still fails when the kernel log lacks what [expect] asks for") {
+  ScratchDir rt;
+  auto scenario = rt.path() / "expected-crash-words.toml";
+  auto text = read_file(source("tests/data/scenarios/vm/expected-crash.toml"));
+  REQUIRE(text);
+  REQUIRE(write_file_atomic(scenario, *text + "dmesg_contains = [\"lkdtm_BUG\", \"words no kernel prints\"]\n"));
+  auto r = faultbox_run(rt, {scenario.string()});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("expectation failed: kernel log lacks \"words no kernel prints\""));
+  CHECK_THAT(r.out, !Catch::Contains("lacks \"lkdtm_BUG\""));  // the crash's own words are found
+  CHECK_THAT(r.out, Catch::Contains("verdict: fail"));
+}
+
 TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, and a clean host") {
   ScratchDir rt;
   // The pause lets the agent forward "before": bytes still in a guest pipe when the kernel
