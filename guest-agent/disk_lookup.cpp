@@ -38,14 +38,23 @@ std::string env_name(const std::string& name) {
 
 }  // namespace
 
-std::vector<NamedDisk> parse_disk_params(const std::string& cmdline) {
-  std::vector<NamedDisk> out;
+namespace {
+
+// The values of every PREFIXvalue word of a kernel command line, in order.
+std::vector<std::string> cmdline_values(const std::string& cmdline, const std::string& prefix) {
+  std::vector<std::string> out;
   std::istringstream ss(cmdline);
   std::string w;
-  const std::string prefix = proto::kDiskCmdlineParam;
-  while (ss >> w) {
-    if (w.rfind(prefix, 0) != 0) continue;
-    std::string v = w.substr(prefix.size());
+  while (ss >> w)
+    if (w.rfind(prefix, 0) == 0) out.push_back(w.substr(prefix.size()));
+  return out;
+}
+
+}  // namespace
+
+std::vector<NamedDisk> parse_disk_params(const std::string& cmdline) {
+  std::vector<NamedDisk> out;
+  for (auto& v : cmdline_values(cmdline, proto::kDiskCmdlineParam)) {
     auto colon = v.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) continue;
     out.push_back({v.substr(0, colon), v.substr(colon + 1)});
@@ -54,17 +63,12 @@ std::vector<NamedDisk> parse_disk_params(const std::string& cmdline) {
 }
 
 std::chrono::milliseconds parse_disk_wait(const std::string& cmdline, std::chrono::milliseconds fallback) {
-  std::istringstream ss(cmdline);
-  std::string w;
-  const std::string prefix = proto::kDiskWaitCmdlineParam;
-  while (ss >> w) {
-    if (w.rfind(prefix, 0) != 0) continue;
-    std::string v = w.substr(prefix.size());
-    if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); }))
-      return fallback;
-    return std::chrono::milliseconds(std::stol(v));
-  }
-  return fallback;
+  auto values = cmdline_values(cmdline, proto::kDiskWaitCmdlineParam);
+  if (values.empty()) return fallback;
+  const std::string& v = values.front();
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); }))
+    return fallback;
+  return std::chrono::milliseconds(std::stol(v));
 }
 
 void set_named_disks(std::vector<NamedDisk> disks) { g_named = std::move(disks); }
