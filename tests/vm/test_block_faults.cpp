@@ -10,8 +10,6 @@ using namespace fb::test;
 
 namespace {
 
-std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
-
 struct Report {
   Run run;
   nlohmann::json json;

@@ -13,8 +13,6 @@
 using namespace fb;
 using namespace fb::test;
 
-static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
-
 TEST_CASE("run: bpf_override makes should_failslab fail the step's mkdir with ENOMEM, nothing else (S6)") {
   ScratchDir rt;
   auto json_path = (rt.path() / "report.json").string();

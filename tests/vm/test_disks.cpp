@@ -14,20 +14,6 @@ using namespace fb;
 using namespace fb::test;
 namespace fs = std::filesystem;
 
-static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
-
-static std::set<std::string> disk_cache_entries() {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(cache_root() / "disks", ec)) out.insert(e.path().filename().string());
-  return out;
-}
-
-// No half-made image may stay in the disk cache.
-static void require_no_partial_cache_entries() {
-  for (auto& name : disk_cache_entries()) CHECK(name.rfind(".partial-", 0) != 0);
-}
-
 TEST_CASE("disks: S2, partition 1 fails while partition 2 survives, and the inspection names what 1 lost",
           "[disks]") {
   ScratchDir rt;
@@ -54,7 +40,7 @@ TEST_CASE("disks: S2, partition 1 fails while partition 2 survives, and the insp
   CHECK(fsck["1"] != 0);
   CHECK_THAT(r.out, Catch::Contains("fsck 1: errors found"));
   require_no_leftovers(rt);
-  require_no_partial_cache_entries();
+  require_no_partial_cache_entries("disks");
 }
 
 TEST_CASE("disks: after dm-flakey drop_writes the inspection names exactly the file whose writes were dropped",
@@ -80,7 +66,7 @@ TEST_CASE("disks: after dm-flakey drop_writes the inspection names exactly the f
   CHECK(lost == 1);
   CHECK(d["fsck"][0]["status"] == 0);  // the filesystem itself is consistent: its writes were dropped too
   require_no_leftovers(rt);
-  require_no_partial_cache_entries();
+  require_no_partial_cache_entries("disks");
 }
 
 TEST_CASE("disks: a populated disk is made once and reused from the cache, the VM writes only its overlay",
@@ -104,14 +90,14 @@ expect_exit = 0
 fsck_clean = true
 files = { "/nonce" = "present" }
 )"));
-  auto before = disk_cache_entries();
+  auto before = cache_entries("disks");
   auto cold = faultbox_in(rt, "run", {scenario.string()});
   INFO(cold.out << cold.err);
   REQUIRE(cold.status.code == 0);
   CHECK_THAT(cold.err, Catch::Contains("disk c: made in"));
   // The run changed the file, and the inspection (of the overlay) says so.
   CHECK_THAT(cold.out, Catch::Contains("lost: disk c: /nonce changed since it was copied in"));
-  auto after = disk_cache_entries();
+  auto after = cache_entries("disks");
   std::vector<std::string> added;
   for (auto& n : after)
     if (!before.count(n)) added.push_back(n);
@@ -128,7 +114,7 @@ files = { "/nonce" = "present" }
   std::error_code ec;
   fs::remove(cached, ec);
   require_no_leftovers(rt);
-  require_no_partial_cache_entries();
+  require_no_partial_cache_entries("disks");
 }
 
 TEST_CASE("disks: a base image is never modified by a run that writes to the disk", "[disks]") {
@@ -169,13 +155,13 @@ base = "bad.qcow2"
 name = "s"
 run = "true"
 )"));
-  auto before = disk_cache_entries();
+  auto before = cache_entries("disks");
   auto r = faultbox_in(rt, "run", {(rt.path() / "bad.toml").string()});
   INFO(r.out << r.err);
   CHECK(r.status.code == 2);
   CHECK_THAT(r.out, Catch::Contains("bad.qcow2 is not a readable disk image"));
   CHECK_THAT(r.out, Catch::Contains("verdict: usage-error"));
-  CHECK(disk_cache_entries() == before);
+  CHECK(cache_entries("disks") == before);
   require_no_leftovers(rt);
 }
 
@@ -196,14 +182,14 @@ TEST_CASE("disks: an unknown fs type, or xfs on less than mkfs.xfs takes, is ref
     auto scenario = rt.path() / "fs.toml";
     REQUIRE(write_file_atomic(scenario, fmt::format("name = \"fs\"\n[[disk]]\nname = \"d\"\n{}\n"
                                                     "[[step]]\nname = \"s\"\nrun = \"true\"\n", c.disk)));
-    auto before = disk_cache_entries();
+    auto before = cache_entries("disks");
     auto r = faultbox_in(rt, "run", {scenario.string()});
     INFO(r.out << r.err);
     CHECK(r.status.code == 2);
     CHECK_THAT(r.out + r.err, Catch::Contains(c.want));
     CHECK_THAT(r.out + r.err, Catch::Contains(c.at));
     CHECK_THAT(r.err, !Catch::Contains("starting the appliance"));
-    CHECK(disk_cache_entries() == before);
+    CHECK(cache_entries("disks") == before);
   }
   require_no_leftovers(rt);
 }
@@ -215,7 +201,7 @@ static void kill_while_making_disk(int sig) {
   REQUIRE(write_file_atomic(scenario, "name = \"killed while the disk is made\"\n[[disk]]\nname = \"k\"\nsize = \"16M\"\n"
                                       "fs = \"ext4\"\nfile_contents = { \"/nonce\" = \"" + nonce + "\" }\n"
                                       "[[step]]\nname = \"s\"\nrun = \"true\"\n"));
-  auto before = disk_cache_entries();
+  auto before = cache_entries("disks");
   RunOptions o;
   o.act_on_stderr = "starting the appliance (tcg) to make disk k";
   o.act = [sig](pid_t pid) {
@@ -231,11 +217,11 @@ static void kill_while_making_disk(int sig) {
   std::vector<pid_t> left;
   for (int i = 0; i < 100; ++i) {
     left = processes_mentioning(partial);
-    if (left.empty() && disk_cache_entries() == before) break;
+    if (left.empty() && cache_entries("disks") == before) break;
     usleep(100000);
   }
   CHECK(left.empty());
-  CHECK(disk_cache_entries() == before);
+  CHECK(cache_entries("disks") == before);
   require_no_leftovers(rt);
 }
 
@@ -333,7 +319,7 @@ fsck_clean = true
   CHECK(j["disks"][1]["disk"] == "b");
   CHECK(file_verdicts(j["disks"][1])["1:/new"] == "ok");
   require_no_leftovers(rt);
-  require_no_partial_cache_entries();
+  require_no_partial_cache_entries("disks");
 }
 
 // An 8 MiB disk with one msdos partition from 1 MiB on, every 64-byte line numbered, as a

@@ -14,19 +14,6 @@ using namespace fb;
 using namespace fb::test;
 namespace fs = std::filesystem;
 
-static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
-
-static std::set<std::string> root_cache_entries() {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(cache_root() / "roots", ec)) out.insert(e.path().filename().string());
-  return out;
-}
-
-static void require_no_partial_roots() {
-  for (auto& name : root_cache_entries()) CHECK(name.rfind(".partial-", 0) != 0);
-}
-
 static std::string nonce() { return std::to_string(std::random_device{}()) + std::to_string(getpid()); }
 
 TEST_CASE("rootfs: the example writes 300 MiB to / of a 128 MiB guest and failslab still fires", "[rootfs]") {
@@ -45,7 +32,7 @@ TEST_CASE("rootfs: the example writes 300 MiB to / of a 128 MiB guest and failsl
   CHECK_THAT(steps["marked"]["stderr"].get<std::string>(), Catch::Contains("Cannot allocate memory"));
   CHECK_THAT(steps["write"]["stdout"].get<std::string>(), Catch::Contains("314572800"));
   require_no_leftovers(rt);
-  require_no_partial_roots();
+  require_no_partial_cache_entries("roots");
 }
 
 TEST_CASE("rootfs: the same 300 MiB write on the initramfs root of a 128 MiB guest runs out of space", "[rootfs]") {
@@ -91,13 +78,13 @@ run = "numfmt --to=iec 1048576 && test ! -e /written && echo fresh && dd if=/dev
 expect_exit = 0
 expect_stdout = ["1.0M", "fresh"]
 )"));
-  auto before = root_cache_entries();
+  auto before = cache_entries("roots");
   auto cold = faultbox_in(rt, "run", {scenario.string()});
   INFO(cold.out << cold.err);
   REQUIRE(cold.status.code == 0);
   CHECK_THAT(cold.err, Catch::Contains("root: disk image made in"));
   std::vector<std::string> added;
-  for (auto& e : root_cache_entries())
+  for (auto& e : cache_entries("roots"))
     if (!before.count(e)) added.push_back(e);
   REQUIRE(added.size() == 1);
   auto cached = cache_root() / "roots" / added[0];
@@ -114,7 +101,7 @@ expect_stdout = ["1.0M", "fresh"]
   std::error_code ec;
   fs::remove(cached, ec);
   require_no_leftovers(rt);
-  require_no_partial_roots();
+  require_no_partial_cache_entries("roots");
 }
 
 TEST_CASE("rootfs: scenario disks keep their names and faults beside the disk root", "[rootfs]") {
@@ -167,7 +154,7 @@ TEST_CASE("rootfs: faultbox exec --root disk boots from the ext4 root", "[rootfs
 TEST_CASE("rootfs: a bad root, a too small root_size or --initrd with a disk root is a usage error that leaves nothing",
           "[rootfs]") {
   ScratchDir rt;
-  auto before = root_cache_entries();
+  auto before = cache_entries("roots");
   auto scenario = rt.path() / "small.toml";
   REQUIRE(write_file_atomic(scenario, "name = \"small\"\n[vm]\nroot = \"disk\"\nroot_size = \"16M\"\n"
                                       "[[step]]\nname = \"s\"\nrun = \"true\"\n"));
@@ -191,7 +178,7 @@ TEST_CASE("rootfs: a bad root, a too small root_size or --initrd with a disk roo
   INFO(s.out << s.err);
   CHECK(s.status.code == 2);
   CHECK_THAT(s.err, Catch::Contains("--root-size is for a disk root"));
-  CHECK(root_cache_entries() == before);
+  CHECK(cache_entries("roots") == before);
   require_no_leftovers(rt);
 }
 
@@ -200,7 +187,7 @@ TEST_CASE("rootfs: SIGINT while the disk root is being made leaves no appliance,
   ScratchDir rt;
   auto marker = rt.path() / ("nonce-" + nonce());
   REQUIRE(write_file_atomic(marker, "x"));
-  auto before = root_cache_entries();
+  auto before = cache_entries("roots");
   RunOptions o;
   o.act_on_stderr = "starting the appliance (tcg) to make the root filesystem";
   o.act = [](pid_t pid) {
@@ -214,10 +201,10 @@ TEST_CASE("rootfs: SIGINT while the disk root is being made leaves no appliance,
   std::vector<pid_t> left;
   for (int i = 0; i < 100; ++i) {
     left = processes_mentioning(partial);
-    if (left.empty() && root_cache_entries() == before) break;
+    if (left.empty() && cache_entries("roots") == before) break;
     usleep(100000);
   }
   CHECK(left.empty());
-  CHECK(root_cache_entries() == before);
+  CHECK(cache_entries("roots") == before);
   require_no_leftovers(rt);
 }

@@ -11,8 +11,6 @@ static Run faultbox_run(const ScratchDir& rt, std::vector<std::string> args) {
   return faultbox_in(rt, "run", std::move(args));
 }
 
-static std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
-
 TEST_CASE("run: failslab on the marked step fires, with stacks, and the sibling step is untouched") {
   ScratchDir rt;
   auto json_path = (rt.path() / "report.json").string();

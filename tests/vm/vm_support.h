@@ -1,9 +1,28 @@
 #pragma once
+#include "orchestrator/core/cache.h"
 #include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 namespace fb::test {
+
+// A file of the source tree (examples, test scenarios).
+inline std::string source(const std::string& rel) { return std::string(FAULTBOX_SOURCE_DIR) + "/" + rel; }
+
+// What a cache subdir ("disks", "roots") holds, by file name.
+inline std::set<std::string> cache_entries(const std::string& subdir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(cache_root() / subdir, ec)) out.insert(e.path().filename().string());
+  return out;
+}
+
+// No half-made image may stay in a cache subdir.
+inline void require_no_partial_cache_entries(const std::string& subdir) {
+  for (auto& name : cache_entries(subdir)) CHECK(name.rfind(".partial-", 0) != 0);
+}
 
 // A faultbox subcommand with a private runtime dir, so teardown checks see only this run.
 inline Run faultbox_in(const ScratchDir& rt, const std::string& subcommand, std::vector<std::string> args,
