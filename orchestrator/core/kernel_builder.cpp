@@ -1,5 +1,6 @@
 #include "orchestrator/core/kernel_builder.h"
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/files.h"
 #include "common/process.h"
@@ -309,7 +310,7 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   progress("kernel: building bzImage with make -j{} ({}), log {}", jobs, cc, log.string());
   auto t0 = std::chrono::steady_clock::now();
   FB_TRY(run_logged(with({"-j" + std::to_string(jobs), "CC=" + cc, "bzImage"}), log, "make bzImage", env));
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = seconds_since(t0);
   auto rel = run_capture(with({"-s", "kernelrelease"}));
   std::string release = rel && rel->status.code == 0 ? rel->output : "";
   while (!release.empty() && isspace(static_cast<unsigned char>(release.back()))) release.pop_back();

@@ -1,5 +1,6 @@
 #include "orchestrator/disks/disk_image.h"
 
+#include "common/clock.h"
 #include "common/process.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/cache.h"
@@ -21,10 +22,6 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1 << 20;
 constexpr std::int64_t kSector = 512;
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Frees a string list libguestfs returned.
 struct GuestfsStrings {
@@ -228,7 +225,7 @@ Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>&
       auto format = image_format(d.base);
       if (!format) return about_disk(d, format.error());
       if (auto st = check_base(d.base, *format); !st) return about_disk(d, st.error());
-      out[i] = PreparedDisk{d.base, *format, true, since(ti)};
+      out[i] = PreparedDisk{d.base, *format, true, seconds_since(ti)};
       continue;
     }
     if (auto st = check_disk_spec(d); !st) return about_disk(d, st.error());
@@ -239,7 +236,7 @@ Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>&
     cached_at[i] = *dir / (*key + "." + d.format);
     std::error_code ec;
     if (fs::is_regular_file(cached_at[i], ec)) {
-      out[i] = PreparedDisk{cached_at[i], d.format, true, since(ti)};
+      out[i] = PreparedDisk{cached_at[i], d.format, true, seconds_since(ti)};
       progress("disk {}: prepared image reused in {:.2f} s ({})", d.name, out[i].seconds, cached_at[i].string());
       continue;
     }
@@ -263,7 +260,7 @@ Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>&
       fs::rename(building, cached, ec);
       if (ec) return make_error(ErrorKind::Infra, "cannot move {} to {}: {}", building.string(), cached.string(), ec.message());
     }
-    double s = since(t0);
+    double s = seconds_since(t0);
     for (std::size_t i = 0; i < disks.size(); ++i) {
       if (!out[i].image.empty()) continue;
       bool maker = made_as[cached_at[i]] == i;
@@ -499,7 +496,7 @@ Result<DiskInspection> inspect_one(GuestfsHandle& g, const ScenarioDisk& d, cons
     if (mount_error.empty()) (void)guestfs_umount_all(g.get());
   }
   if (want.readable_blocks) check_readable(g, d, disk, out);
-  out.seconds = since(t0);
+  out.seconds = seconds_since(t0);
   return out;
 }
 
@@ -517,7 +514,7 @@ Result<std::vector<DiskInspection>> inspect_disks(const std::vector<DiskToInspec
     names += (names.empty() ? "" : ", ") + d.disk->name;
   }
   FB_TRY(g->launch(fmt::format("inspect disk{} {}", disks.size() > 1 ? "s" : "", names)));
-  double start = since(t0);
+  double start = seconds_since(t0);
   auto devices = appliance_devices(*g, disks.size());
   if (!devices) return devices.error();
   for (std::size_t i = 0; i < disks.size(); ++i) {
@@ -543,7 +540,7 @@ Result<double> appliance_start_seconds() {
   FB_TRY(g->add_drive(scratch, "raw", false));
   auto t0 = std::chrono::steady_clock::now();
   FB_TRY(g->launch("check that it starts"));
-  double s = since(t0);
+  double s = seconds_since(t0);
   FB_TRY(g->shutdown());
   return s;
 }

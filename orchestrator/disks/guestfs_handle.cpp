@@ -1,5 +1,6 @@
 #include "orchestrator/disks/guestfs_handle.h"
 
+#include "common/clock.h"
 #include "orchestrator/core/log.h"
 
 #include <guestfs.h>
@@ -51,7 +52,7 @@ Status GuestfsHandle::launch(const std::string& what) {
   auto t0 = std::chrono::steady_clock::now();
   if (guestfs_launch(g_) != 0) return error(ErrorKind::Infra, "starting the appliance (libguestfs-test-tool shows why)");
   debug("libguestfs: appliance up in {:.1f} s",
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        seconds_since(t0));
   return {};
 }
 

@@ -1,5 +1,6 @@
 #include "orchestrator/disks/root_image.h"
 
+#include "common/clock.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
@@ -23,10 +24,6 @@ constexpr std::uint64_t kMiB = 1 << 20;
 constexpr const char* kRootVersion = "faultbox-root-1";
 
 std::uint64_t round_mib(std::uint64_t b) { return (b + kMiB - 1) / kMiB * kMiB; }
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 Status write_tar(const ImageContent& c, const fs::path& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -92,7 +89,7 @@ Result<RootImage> prepare_root_image(const ImageBuildOptions& opts, std::uint64_
   if (fs::is_regular_file(cached, ec)) {
     out.image = cached;
     out.reused = true;
-    out.seconds = since(t0);
+    out.seconds = seconds_since(t0);
     progress("root: disk image reused in {:.2f} s ({})", out.seconds, cached.string());
     return out;
   }
@@ -107,7 +104,7 @@ Result<RootImage> prepare_root_image(const ImageBuildOptions& opts, std::uint64_
   fs::rename(building, cached, ec);
   if (ec) return make_error(ErrorKind::Infra, "cannot move {} to {}: {}", building.string(), cached.string(), ec.message());
   out.image = cached;
-  out.seconds = since(t0);
+  out.seconds = seconds_since(t0);
   progress("root: disk image made in {:.1f} s ({} entries, {:.1f} MiB of files, {} MiB ext4), cached as {}", out.seconds,
            content->entries.size(), static_cast<double>(content->file_bytes) / kMiB, out.size_bytes / kMiB,
            cached.string());

@@ -1,5 +1,6 @@
 #include "orchestrator/vm/scenario_run.h"
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/crash_report.h"
@@ -240,7 +241,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
   r.file = sc.file.string();
   auto t0 = std::chrono::steady_clock::now();
   auto done = [&](RunReport& rep) -> RunReport& {
-    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rep.seconds = seconds_since(t0);
     return rep;
   };
   auto fail_with = [&](const Error& e) -> RunReport& {
@@ -431,7 +432,7 @@ RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts) {
     auto settle = [&](StepRun& run, Result<ExecResult> res) -> std::optional<RunReport*> {
       const StepSpec& step = *run.step;
       StepResult& sr = run.sr;
-      sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
+      sr.seconds = seconds_since(run.started);
       // disarm and count, even when the step failed to run
       std::int64_t last_record = -1;
       for (auto& [spec, h] : run.armed) {

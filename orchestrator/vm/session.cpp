@@ -1,5 +1,6 @@
 #include "orchestrator/vm/session.h"
 
+#include "common/clock.h"
 #include "orchestrator/core/image_builder.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
@@ -162,7 +163,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
     if (auto st = cache_error_injection_list(s->kernel_, *list); !st)
       progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
   progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB{})",
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), hello->kernel_release,
+           seconds_since(t0), hello->kernel_release,
            to_string(accel->accel), o.memory_mb, disk_root ? ", disk root" : "");
   return s;
 }
