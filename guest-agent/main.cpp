@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if ((a == "--control" || a == "--trace") && i + 1 < argc) {
       (a == "--control" ? control_spec : trace_spec) = argv[++i];
+    } else if (a == "--debugfs-root" && i + 1 < argc && getpid() != 1) {
+      // Host mode only: the engine's tests arm faults against a debugfs tree they made.
+      fb::agent::set_debugfs_root(argv[++i]);
     } else if (a == "--version") {
       printf("faultbox-agent protocol %d\n", fb::proto::kVersion);
       return 0;

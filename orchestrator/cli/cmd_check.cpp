@@ -2,15 +2,16 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/core/log.h"
-#include "orchestrator/core/error_injection.h"
+#include "orchestrator/disks/disk_image.h"
+#include "orchestrator/engine/plan.h"
 #include "orchestrator/core/scenario.h"
-#include "orchestrator/vm/session.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace fb::cli {
 
-Runner add_check(CLI::App& app) {
+CommandMain add_check(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto schema = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("check", "Validate scenario files (TOML) without booting; errors name file:line:column");
@@ -30,17 +31,18 @@ Runner add_check(CLI::App& app) {
       auto sc = load_scenario(f);
       if (!sc) {
         log_line(Verbosity::Quiet, sc.error().message);
-        rc = exit_code::kUsage;
+        rc = std::max(rc, exit_code::kUsage);
         continue;
       }
-      // Functions to fail are checked against the kernel run would boot, when its list is known.
-      if (auto kernel = find_kernel(sc->vm.kernel); kernel && *kernel)
-        if (auto list = cached_error_injection_list(**kernel))
-          if (auto e = find_uninjectable_fault(*sc, *list)) {
-            log_line(Verbosity::Quiet, e->message);
-            rc = exit_code::kUsage;
-            continue;
-          }
+      // The plan pass `run` makes before it boots, and the disk checks it makes before it starts
+      // an appliance: whatever run would refuse before booting is refused here, in its words.
+      auto plan = plan_scenario(*sc);
+      Status disks = plan ? check_disks(sc->disks) : Status(plan.error());
+      if (!disks) {
+        log_line(Verbosity::Quiet, disks.error().message);
+        rc = std::max(rc, exit_code::from_error(disks.error()));
+        continue;
+      }
       printf("%s: ok: \"%s\", %zu step(s), %zu fault(s), %zu disk(s)\n", f.c_str(), sc->name.c_str(),
              sc->steps.size(), sc->faults.size(), sc->disks.size());
     }

@@ -15,7 +15,7 @@
 
 namespace fb::cli {
 
-Runner add_doctor(CLI::App& app) {
+CommandMain add_doctor(CLI::App& app) {
   auto reprobe = std::make_shared<bool>(false);
   auto skip_guestfs = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, libguestfs, caches");

@@ -4,7 +4,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/cli/session_options.h"
-#include "orchestrator/core/crash_report.h"
+#include "orchestrator/vm/diagnosis.h"
 #include "orchestrator/core/log.h"
 
 #include <unistd.h>
@@ -48,11 +48,9 @@ int run_exec(const ExecOptions& o) {
   auto r = (*session)->agent().exec(req, sink);
   if (!r && r.error().kind == ErrorKind::Boot) {
     // The VM died under the command: if the console holds a crash report, that is the answer.
-    (*session)->vm().wait_exit(std::chrono::seconds(5));
-    auto scan = scan_console((*session)->vm().console());
-    if (scan.crash) {
-      log_line(Verbosity::Quiet, fmt::format("kernel crash while running {}: {}", o.command[0], scan.crash->title));
-      log_line(Verbosity::Normal, "crash report:\n" + scan.crash->report);
+    if (auto crash = diagnose_vm_end((*session)->vm(), (*session)->timeouts())) {
+      log_line(Verbosity::Quiet, fmt::format("kernel crash while running {}: {}", o.command[0], crash->title));
+      log_line(Verbosity::Normal, "crash report:\n" + crash->report);
       return exit_code::kKernelCrash;
     }
   }
@@ -74,7 +72,7 @@ int run_exec(const ExecOptions& o) {
 
 }  // namespace
 
-Runner add_exec(CLI::App& app) {
+CommandMain add_exec(CLI::App& app) {
   auto o = std::make_shared<ExecOptions>();
   auto* cmd = app.add_subcommand("exec", "Boot a throw-away VM and run one command in it, output streamed live");
   cmd->footer(

@@ -8,7 +8,7 @@
 
 namespace fb::cli {
 
-Runner add_image(CLI::App& app) {
+CommandMain add_image(CLI::App& app) {
   struct Options {
     std::vector<std::string> includes;
     std::string agent, busybox;

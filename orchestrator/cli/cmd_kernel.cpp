@@ -39,7 +39,7 @@ void add_common(CLI::App* c, KernelOptions& o) {
 
 }  // namespace
 
-Runner add_kernel(CLI::App& app) {
+CommandMain add_kernel(CLI::App& app) {
   auto o = std::make_shared<KernelOptions>();
   auto* kernel = app.add_subcommand("kernel", "Build or locate the fault-injection kernel");
   kernel->require_subcommand(1);

@@ -46,7 +46,7 @@ int run_list_faults(const ListFaultsOptions& o) {
 
 }  // namespace
 
-Runner add_list_faults(CLI::App& app) {
+CommandMain add_list_faults(CLI::App& app) {
   auto o = std::make_shared<ListFaultsOptions>();
   auto* cmd = app.add_subcommand("list-faults", "Boot the kernel once and list its fault interfaces and injectable functions");
   add_session_options(*cmd, o->session);

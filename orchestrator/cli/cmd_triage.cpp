@@ -36,7 +36,7 @@ nlohmann::json to_json(const ConsoleScan& scan) {
 
 }  // namespace
 
-Runner add_triage(CLI::App& app) {
+CommandMain add_triage(CLI::App& app) {
   struct Options {
     std::string console_log;
     bool json = false;

@@ -6,15 +6,15 @@
 
 namespace fb::cli {
 
-using Runner = std::function<int()>;
+using CommandMain = std::function<int()>;
 
-Runner add_exec(CLI::App& app);
-Runner add_kernel(CLI::App& app);
-Runner add_image(CLI::App& app);
-Runner add_doctor(CLI::App& app);
-Runner add_triage(CLI::App& app);
-Runner add_check(CLI::App& app);
-Runner add_run(CLI::App& app);
-Runner add_list_faults(CLI::App& app);
+CommandMain add_exec(CLI::App& app);
+CommandMain add_kernel(CLI::App& app);
+CommandMain add_image(CLI::App& app);
+CommandMain add_doctor(CLI::App& app);
+CommandMain add_triage(CLI::App& app);
+CommandMain add_check(CLI::App& app);
+CommandMain add_run(CLI::App& app);
+CommandMain add_list_faults(CLI::App& app);
 
 }  // namespace fb::cli

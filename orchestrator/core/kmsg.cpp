@@ -101,7 +101,7 @@ std::string word_after(std::string_view t, std::string_view key, char delim) {
 
 }  // namespace
 
-std::vector<InjectionEvent> find_injections(const std::vector<KmsgRecord>& records) {
+std::vector<InjectionEvent> find_injections(std::span<const KmsgRecord> records) {
   std::vector<InjectionEvent> out;
   bool in_trace = false;
   for (auto& r : records) {

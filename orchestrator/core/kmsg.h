@@ -3,6 +3,7 @@
 // readable lines, and the fault-injection events in it: each "FAULT_INJECTION: forcing a
 // failure" record with the fault's name and the stack dumped after it.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,6 @@ struct InjectionEvent {
   std::string stack_signature() const;  // "f1 <- f2 <- ... <- f10" of the first ten frames
 };
 
-std::vector<InjectionEvent> find_injections(const std::vector<KmsgRecord>& records);
+std::vector<InjectionEvent> find_injections(std::span<const KmsgRecord> records);
 
 }  // namespace fb

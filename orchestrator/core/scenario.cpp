@@ -1,6 +1,7 @@
 #include "orchestrator/core/scenario.h"
 
 #include "common/files.h"
+#include "protocol/fault_types.h"
 #include "protocol/protocol.h"
 #include "protocol/scsi_debug_opts.h"
 
@@ -20,32 +21,41 @@ namespace {
 
 constexpr std::int64_t kNoMax = INT64_MAX;
 
-// Keys every debugfs fault attribute has (Documentation/fault-injection/fault-injection.rst).
-std::vector<KeySpec> attr_keys() {
+// Keys every fault has, whatever its type.
+std::vector<KeySpec> common_fault_keys() {
   return {
-      {"probability", ValueKind::Int, false, 0, 100, "percent of calls that fail (default 100)"},
-      {"interval", ValueKind::Int, false, 1, kNoMax, "fail at most every Nth eligible call (default 1)"},
-      {"times", ValueKind::Int, false, -1, kNoMax, "how many failures at most, -1 for no limit (default -1)"},
-      {"space", ValueKind::Int, false, 0, kNoMax, "bytes of \"free\" size before failures start (default 0)"},
-      {"verbose", ValueKind::Int, false, 0, 2,
-       "0 quiet, 1 one log line per failure, 2 also its stack (default 2, so reports show where it fired)"},
-      {"task_filter", ValueKind::Bool, false, 0, 0,
-       "fail only in the step's own processes (default true: the agent and init are never hit)"},
+      {"type", ValueKind::String, true, 0, 0, "the fault type (the section's name)"},
+      {"name", ValueKind::String, false, 0, 0, "a name for reports and FAULTBOX_FAULT_<NAME>_* (default: the type); unique in the scenario"},
+      {"steps", ValueKind::StringArray, false, 0, 0, "steps during which it is armed (default: all)"},
+      {"may_not_fire", ValueKind::Bool, false, 0, 0,
+       "the run passes even if this fault never fires (default false: a fault that never fired tested nothing, so "
+       "the run fails)"},
   };
 }
 
-std::vector<KeySpec> with_common(std::vector<KeySpec> extra, bool attrs) {
-  std::vector<KeySpec> keys = {
-      {"type", ValueKind::String, true, 0, 0, "the fault type (the section's name)"},
-      {"name", ValueKind::String, false, 0, 0, "a name for reports (default: the type)"},
-      {"steps", ValueKind::StringArray, false, 0, 0, "steps during which it is armed (default: all)"},
-  };
-  if (attrs) {
-    auto a = attr_keys();
-    keys.insert(keys.end(), a.begin(), a.end());
+ValueKind value_kind_of(proto::ParamKind k) {
+  switch (k) {
+    case proto::ParamKind::Int: return ValueKind::Int;
+    case proto::ParamKind::Bool: return ValueKind::Bool;
+    case proto::ParamKind::String: return ValueKind::String;
+    case proto::ParamKind::IntArray: return ValueKind::IntArray;
+    case proto::ParamKind::StringArray: return ValueKind::StringArray;
   }
-  keys.insert(keys.end(), extra.begin(), extra.end());
-  return keys;
+  return ValueKind::String;
+}
+
+// A fault type's section, derived from the registry (protocol/fault_types.h): the defaults in
+// the docs are the ones the plan fills in.
+SectionSpec fault_section(const proto::FaultType& t) {
+  SectionSpec s{std::string("fault.") + t.name, common_fault_keys()};
+  for (auto& p : t.params) {
+    std::string doc = p.doc;
+    if (p.default_value)
+      doc += p.kind == proto::ParamKind::Bool ? fmt::format(" (default {})", *p.default_value ? "true" : "false")
+                                              : fmt::format(" (default {})", *p.default_value);
+    s.keys.push_back({p.key, value_kind_of(p.kind), p.required, p.min, p.max, doc});
+  }
+  return s;
 }
 
 std::vector<SectionSpec> build_schema() {
@@ -127,86 +137,7 @@ std::vector<SectionSpec> build_schema() {
                 {"readable_blocks", ValueKind::Bool, false, 0, 0,
                  "every byte of the disk image reads back without an I/O error; unreadable ranges are named "
                  "with their partition (default false)"}}});
-  auto target = KeySpec{"target", ValueKind::String, true, 0, 0, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
-  s.push_back({"fault.failslab",
-               with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
-                            {"cache_filter", ValueKind::Bool, false, 0, 0, "only caches marked in /sys/kernel/slab/*/failslab"}},
-                           true)});
-  s.push_back({"fault.fail_page_alloc",
-               with_common({{"ignore_gfp_wait", ValueKind::Bool, false, 0, 0, "skip allocations that may sleep"},
-                            {"ignore_gfp_highmem", ValueKind::Bool, false, 0, 0, "skip highmem allocations"},
-                            {"min_order", ValueKind::Int, false, 0, 10, "only allocations of at least this order"}},
-                           true)});
-  s.push_back({"fault.fail_make_request", with_common({target}, true)});
-  s.push_back({"fault.fail_io_timeout", with_common({target}, true)});
-  s.push_back({"fault.fail_futex",
-               with_common({{"ignore_private", ValueKind::Bool, false, 0, 0, "skip process-private futexes"}}, true)});
-  s.push_back({"fault.fail_usercopy", with_common({}, true)});
-  s.push_back({"fault.fail_function",
-               with_common({{"function", ValueKind::String, true, 0, 0, "a function in fail_function/injectable"},
-                            {"retval", ValueKind::Int, false, INT64_MIN, kNoMax,
-                             "value it returns, e.g. -12 for ERRNO or 1 for TRUE (default -12)"}},
-                           true)});
-  s.push_back({"fault.fail_nth",
-               with_common({{"nth", ValueKind::Int, false, 1, kNoMax, "fail the Nth fault site the step reaches"},
-                            {"sweep", ValueKind::Bool, false, 0, 0, "run the step with nth = 1, 2, ... until it completes"},
-                            {"sweep_max", ValueKind::Int, false, 1, 100000, "stop sweeping after this many runs"}},
-                           false)});
-  s.push_back({"fault.dm_dust",
-               with_common({target,
-                            {"block_size", ValueKind::Int, false, 512, 1 << 20,
-                             "dust block size in bytes, a power of 2 (default 512)"},
-                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax,
-                             "block numbers (of block_size) whose reads fail with EIO; a write to one clears it"},
-                            {"enable", ValueKind::Bool, false, 0, 0,
-                             "fail reads of bad blocks from the start (default true; false: the list is only kept)"},
-                            {"quiet", ValueKind::Bool, false, 0, 0,
-                             "do not log bad-block additions and removals by writes"}},
-                           false)});
-  s.push_back({"fault.dm_flakey",
-               with_common({target,
-                            {"up_interval", ValueKind::Int, false, 0, kNoMax, "seconds of normal I/O per cycle (default 0)"},
-                            {"down_interval", ValueKind::Int, false, 0, kNoMax,
-                             "seconds of faulty I/O per cycle (default 1 without up_interval: always faulty)"},
-                            {"drop_writes", ValueKind::Bool, false, 0, 0, "while down, writes are silently dropped"},
-                            {"error_writes", ValueKind::Bool, false, 0, 0,
-                             "while down, writes fail with EIO (without either, all I/O fails while down)"},
-                            {"corrupt_bio_byte", ValueKind::IntArray, false, 0, kNoMax,
-                             "[nth_byte (from 1), direction (0 read, 1 write), value 0..255, bio flags]: while down, "
-                             "that byte of matching bios is overwritten"}},
-                           false)});
-  s.push_back({"fault.scsi_debug",
-               with_common({{"every_nth", ValueKind::Int, false, 0, kNoMax,
-                             "inject the opts errors on every Nth SCSI command (medium_error ignores it)"},
-                            {"opts", ValueKind::StringArray, false, 0, 0,
-                             "error kinds: medium_error, timeout, mac_timeout, recovered_error, transport_error, "
-                             "dif_error, dix_error, short_transfer, host_busy, cmd_abort, noise"},
-                            {"medium_error_start", ValueKind::Int, false, 0, kNoMax,
-                             "first LBA that fails with medium_error (default 4660 = 0x1234)"},
-                            {"medium_error_count", ValueKind::Int, false, 1, kNoMax,
-                             "how many LBAs fail with medium_error (default 10)"},
-                            {"command_timeout", ValueKind::Int, false, 1, 3600,
-                             "seconds the SCSI layer waits for a command before error handling (default 30)"},
-                            {"dev_size_mb", ValueKind::Int, false, 1, 4096,
-                             "size of the emulated disk (default 8); a boot parameter, so one size per run"}},
-                           false)});
-  s.push_back({"fault.null_blk",
-               with_common({{"size_mb", ValueKind::Int, false, 1, 65536, "device size in MiB, memory-backed (default 16)"},
-                            {"bad_blocks", ValueKind::IntArray, false, 0, kNoMax,
-                             "512-byte sectors whose reads and writes fail with EIO"},
-                            {"timeout_every", ValueKind::Int, false, 1, kNoMax,
-                             "every Nth request is never completed: it times out (5 s) with ETIMEDOUT; a boot "
-                             "parameter (null_blk.timeout), so one value per run"},
-                            {"requeue_every", ValueKind::Int, false, 1, kNoMax,
-                             "every Nth request is requeued (retried later); a boot parameter (null_blk.requeue), "
-                             "so one value per run"}},
-                           false)});
-  s.push_back({"fault.bpf_override",
-               with_common({{"function", ValueKind::String, true, 0, 0,
-                             "a function in the kernel's error-injection list (faultbox kernel injectable)"},
-                            {"retval", ValueKind::Int, false, INT64_MIN, kNoMax, "value it returns (default -12)"},
-                            {"probability", ValueKind::Int, false, 0, 100, "percent of calls overridden (default 100)"}},
-                           false)});
+  for (auto& t : proto::fault_types()) s.push_back(fault_section(t));
   return s;
 }
 
@@ -680,7 +611,11 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     sc.vm.cmdline = v->value("cmdline", "");
     sc.vm.panic_on_warn = v->value("panic_on_warn", false);
     if (v->contains("timeout")) sc.vm.timeout = std::chrono::milliseconds((*v)["timeout"].get<std::int64_t>());
-    if (v->contains("include")) sc.vm.include = (*v)["include"].get<std::vector<std::string>>();
+    if (v->contains("include")) {
+      sc.vm.include = (*v)["include"].get<std::vector<std::string>>();
+      sc.vm.include_where = loc(file, *vmt->get("include"));
+    }
+    if (v->contains("kernel")) sc.vm.kernel_where = loc(file, *vmt->get("kernel"));
     FB_TRY(check_choice(*v, "root", {"initramfs", "disk"}, loc(file, key_or_table(*vmt, "root")), "[vm]"));
     sc.vm.root = v->value("root", "initramfs");
     if (v->contains("root_size")) {
@@ -797,7 +732,14 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
       }
     if (f.type == "fail_nth" && !v->contains("nth") && !v->value("sweep", false))
       return err(where, "a fail_nth fault needs 'nth' or 'sweep = true'");
-    for (const char* k : {"type", "name", "steps"}) v->erase(k);
+    // One report entry, one FAULTBOX_FAULT_<NAME>_* set and one ledger row per name.
+    if (auto same = std::find_if(sc.faults.begin(), sc.faults.end(), [&](const FaultSpec& o) { return o.name == f.name; });
+        same != sc.faults.end())
+      return err(loc(file, key_or_table(*t, "name")),
+                 fmt::format("fault name '{}' is already used by the fault at {}: give each fault its own `name`", f.name,
+                             same->where.str()));
+    f.may_not_fire = v->value("may_not_fire", false);
+    for (const char* k : {"type", "name", "steps", "may_not_fire"}) v->erase(k);
     f.params = *v;
     sc.faults.push_back(f);
   }

@@ -24,7 +24,7 @@ struct KeySpec {
   bool required;
   std::int64_t min;  // for Int (and IntArray elements); ignored otherwise
   std::int64_t max;
-  const char* doc;
+  std::string doc;
 };
 
 struct SectionSpec {
@@ -58,6 +58,7 @@ struct VmSection {
   std::string root = "initramfs";  // initramfs | disk
   std::uint64_t root_size = 0;     // disk root's size; 0: its content plus headroom
   SourceLocation root_size_where;
+  SourceLocation kernel_where, include_where;  // of those keys, when given
 };
 
 // Filesystems a scenario disk may get: what libguestfs can make and the faultbox kernel mounts.
@@ -128,6 +129,7 @@ struct FaultSpec {
   std::string type;
   std::vector<std::string> steps;  // empty: armed for every step
   nlohmann::json params;           // every other key, validated against the type's schema
+  bool may_not_fire = false;       // the run may pass although it never fired
   SourceLocation where;
 };
 

@@ -210,7 +210,33 @@ Status check_disk_spec(const ScenarioDisk& d) {
   return {};
 }
 
+// What a disk is made from, found without an appliance: a base image's format (checked), or
+// the cache key of an image to make (its spec checked and its source files hashed).
+struct DiskSource {
+  std::string base_format;  // a base image
+  std::string cache_key;    // an image to make or reuse
+};
+
+Result<DiskSource> examine_disk(const ScenarioDisk& d) {
+  if (!d.base.empty()) {
+    auto format = image_format(d.base);
+    if (!format) return about_disk(d, format.error());
+    if (auto st = check_base(d.base, *format); !st) return about_disk(d, st.error());
+    return DiskSource{*format, ""};
+  }
+  if (auto st = check_disk_spec(d); !st) return about_disk(d, st.error());
+  auto key = disk_cache_key(d);
+  if (!key) return about_disk(d, key.error());
+  return DiskSource{"", *key};
+}
+
 }  // namespace
+
+Status check_disks(const std::vector<ScenarioDisk>& disks) {
+  for (auto& d : disks)
+    if (auto src = examine_disk(d); !src) return src.error();
+  return {};
+}
 
 Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>& disks) {
   auto t0 = std::chrono::steady_clock::now();
@@ -221,19 +247,15 @@ Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>&
   for (std::size_t i = 0; i < disks.size(); ++i) {
     const ScenarioDisk& d = disks[i];
     auto ti = std::chrono::steady_clock::now();
+    auto src = examine_disk(d);
+    if (!src) return src.error();
     if (!d.base.empty()) {
-      auto format = image_format(d.base);
-      if (!format) return about_disk(d, format.error());
-      if (auto st = check_base(d.base, *format); !st) return about_disk(d, st.error());
-      out[i] = PreparedDisk{d.base, *format, true, seconds_since(ti)};
+      out[i] = PreparedDisk{d.base, src->base_format, true, seconds_since(ti)};
       continue;
     }
-    if (auto st = check_disk_spec(d); !st) return about_disk(d, st.error());
-    auto key = disk_cache_key(d);
-    if (!key) return about_disk(d, key.error());
     auto dir = cache_subdir("disks");
     if (!dir) return dir.error();
-    cached_at[i] = *dir / (*key + "." + d.format);
+    cached_at[i] = *dir / (src->cache_key + "." + d.format);
     std::error_code ec;
     if (fs::is_regular_file(cached_at[i], ec)) {
       out[i] = PreparedDisk{cached_at[i], d.format, true, seconds_since(ti)};

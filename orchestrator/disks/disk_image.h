@@ -30,6 +30,9 @@ Result<std::string> disk_cache_key(const ScenarioDisk& d);
 // when complete, so a failure leaves nothing. A base image is only checked. Errors name the
 // disk and its [[disk]] line.
 Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>& disks);
+// What prepare_disks refuses before it starts an appliance (a base image qemu-img cannot open
+// or check, a spec the guest cannot use, a missing file to copy in), without making anything.
+Status check_disks(const std::vector<ScenarioDisk>& disks);
 
 // A fresh qcow2 overlay at `overlay` on top of `backing`: what the VM gets, so neither the
 // cached image nor a base image is ever written.

@@ -9,8 +9,8 @@ namespace {
 
 class FakeVm final : public ChildVm {
  public:
-  FakeVm(asio::io_context& io, const VmSpec& spec, std::filesystem::path agent)
-      : ChildVm(io, spec), agent_(std::move(agent)) {}
+  FakeVm(asio::io_context& io, const VmSpec& spec, std::filesystem::path agent, std::vector<std::string> agent_args)
+      : ChildVm(io, spec), agent_(std::move(agent)), agent_args_(std::move(agent_args)) {}
   ~FakeVm() override { kill(); }
 
   Status start() {
@@ -20,7 +20,9 @@ class FakeVm final : public ChildVm {
     if (!ctl) return ctl.error();
     auto trc = ports.listen("trace");
     if (!trc) return trc.error();
-    FB_TRY(spawn({agent_.string(), "--control", "unix:" + ctl->string(), "--trace", "unix:" + trc->string()}));
+    std::vector<std::string> argv = {agent_.string(), "--control", "unix:" + ctl->string(), "--trace", "unix:" + trc->string()};
+    argv.insert(argv.end(), agent_args_.begin(), agent_args_.end());
+    FB_TRY(spawn(argv));
     FB_TRY(accept_ports(ports));
     control_ = std::make_unique<UnixSocket>(ports.take("control"));
     trace_ = std::make_unique<UnixSocket>(ports.take("trace"));
@@ -37,17 +39,19 @@ class FakeVm final : public ChildVm {
   std::string exit_reason(const ExitStatus& st) override { return "agent " + st.describe(); }
 
   std::filesystem::path agent_;
+  std::vector<std::string> agent_args_;
 };
 
 class FakeBackend final : public Backend {
  public:
-  explicit FakeBackend(std::filesystem::path agent) : agent_(std::move(agent)) {}
+  FakeBackend(std::filesystem::path agent, std::vector<std::string> agent_args)
+      : agent_(std::move(agent)), agent_args_(std::move(agent_args)) {}
   const char* name() const override { return "fake"; }
   Result<std::unique_ptr<Vm>> start(asio::io_context& io, const VmSpec& spec) override {
     // The agent runs on the host's own root here: there is no kernel to mount a root disk.
     if (spec.disk_root)
       return make_error(ErrorKind::Usage, "the fake backend runs the agent on the host and cannot boot a disk root (root = disk needs qemu)");
-    auto vm = std::make_unique<FakeVm>(io, spec, agent_);
+    auto vm = std::make_unique<FakeVm>(io, spec, agent_, agent_args_);
     auto st = vm->start();
     if (!st) {
       vm->kill();
@@ -58,12 +62,13 @@ class FakeBackend final : public Backend {
 
  private:
   std::filesystem::path agent_;
+  std::vector<std::string> agent_args_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_fake_backend(std::filesystem::path agent_binary) {
-  return std::make_unique<FakeBackend>(std::move(agent_binary));
+std::unique_ptr<Backend> make_fake_backend(std::filesystem::path agent_binary, std::vector<std::string> agent_args) {
+  return std::make_unique<FakeBackend>(std::move(agent_binary), std::move(agent_args));
 }
 
 }  // namespace fb

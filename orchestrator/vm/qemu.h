@@ -19,9 +19,5 @@ std::vector<std::string> qemu_machine_args(Accel accel);
 // controller for every scsi-hd, the pc machine's PIIX IDE channels (ide.0, ide.1; master, then
 // slave) for ide-hd. Fails when more disks are asked for than a bus holds.
 Result<std::vector<std::string>> qemu_disk_args(const std::vector<DiskSpec>& disks);
-// Kernel parameters the disk set asks for (" word" each, or ""): with no ide disk the PIIX IDE
-// driver is not started (initcall_blacklist=piix_init), since libata probing the two empty
-// channels before PID 1 costs every TCG boot about 0.45 s.
-std::string disk_kernel_params(const std::vector<DiskSpec>& disks);
 
 }  // namespace fb

@@ -85,11 +85,6 @@ Result<std::vector<std::string>> qemu_disk_args(const std::vector<DiskSpec>& dis
   return args;
 }
 
-std::string disk_kernel_params(const std::vector<DiskSpec>& disks) {
-  bool ide = std::any_of(disks.begin(), disks.end(), [](const DiskSpec& d) { return d.bus == DiskBus::Ide; });
-  return ide ? "" : " initcall_blacklist=piix_init";
-}
-
 namespace {
 
 class QemuVm final : public ChildVm {
@@ -111,13 +106,7 @@ class QemuVm final : public ChildVm {
     std::vector<std::string> argv = {*qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                                      "-name", "faultbox,process=faultbox-qemu"};
     for (auto& a : qemu_machine_args(spec_.accel)) argv.push_back(a);
-    std::string cmdline = base_kernel_cmdline();
-    // A disk root is the first disk; init= because the kernel would look for /sbin/init (busybox's).
-    if (spec_.disk_root) cmdline += " root=/dev/vda rootfstype=ext4 rw init=/init";
-    if (!spec_.extra_cmdline.empty()) cmdline += " " + spec_.extra_cmdline;
-    cmdline += disk_kernel_params(spec_.disks);
-    // A third of the boot timeout: the agent reports a missing disk well before we give up on it.
-    cmdline += fmt::format(" {}{}", proto::kDiskWaitCmdlineParam, (spec_.timeouts.boot / 3).count());
+    std::string cmdline = guest_kernel_cmdline(spec_);
     for (auto& a : std::vector<std::string>{
              "-m", std::to_string(spec_.memory_mb), "-smp", std::to_string(spec_.cpus),
              "-kernel", spec_.kernel.string(), "-append", cmdline,

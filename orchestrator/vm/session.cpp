@@ -104,7 +104,36 @@ static Result<DiskSpec> prepare_disk_root(const SessionOptions& o, TempDir& over
   return DiskSpec{overlay, "qcow2", proto::kRootDiskSerial, false};
 }
 
+// The agent as a host process (vm.h's fake backend): nothing to build, probe or resolve.
+Result<std::unique_ptr<Session>> Session::boot_fake(const SessionOptions& o, std::unique_ptr<Backend> backend) {
+  std::unique_ptr<Session> s(new Session());
+  s->backend_ = std::move(backend);
+  s->timeouts_ = Timeouts::for_accel(Accel::Kvm);
+  VmSpec spec;
+  spec.timeouts = s->timeouts_;
+  spec.disks = o.disks;
+  spec.disk_root = o.root == "disk";
+  spec.extra_cmdline = o.extra_cmdline;
+  FB_TRY(s->start_vm(spec));
+  return s;
+}
+
+Status Session::start_vm(const VmSpec& spec) {
+  set_vm_phase(true);
+  auto vm = backend_->start(io_, spec);
+  if (!vm) return vm.error();
+  vm_ = std::move(*vm);
+  agent_ = std::make_unique<AgentClient>(io_, *vm_, timeouts_);
+  auto hello = agent_->connect();
+  if (!hello) return hello.error();
+  hello_ = *hello;
+  return {};
+}
+
 Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
+  auto backend = make_backend(o.backend, BackendContext{o.agent, o.agent_args});
+  if (!backend) return backend.error();
+  if (o.backend == "fake") return boot_fake(o, std::move(*backend));
   auto accel_req = parse_accel_request(o.accel);
   if (!accel_req) return accel_req.error();
   if (o.root != "initramfs" && o.root != "disk")
@@ -148,22 +177,15 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   spec.disks.insert(spec.disks.end(), o.disks.begin(), o.disks.end());
   spec.disk_root = disk_root;
   spec.extra_cmdline = o.extra_cmdline;
-  s->backend_ = make_qemu_backend();
-  set_vm_phase(true);
+  s->backend_ = std::move(*backend);
   auto t0 = std::chrono::steady_clock::now();
-  auto vm = s->backend_->start(s->io_, spec);
-  if (!vm) return vm.error();
-  s->vm_ = std::move(*vm);
-  s->agent_ = std::make_unique<AgentClient>(s->io_, *s->vm_, s->timeouts_);
-  auto hello = s->agent_->connect();
-  if (!hello) return hello.error();
-  s->hello_ = *hello;
+  FB_TRY(s->start_vm(spec));
   // Cached so that the next run or check can refuse a function outside it before booting.
   if (auto list = error_injection_list_of(s->hello_); list && !cached_error_injection_list(s->kernel_))
     if (auto st = cache_error_injection_list(s->kernel_, *list); !st)
       progress("warning: cannot cache the kernel's error-injection list: {}", st.error().message);
   progress("vm: up in {:.2f} s (kernel {}, {}, {} MiB{})",
-           seconds_since(t0), hello->kernel_release,
+           seconds_since(t0), s->hello_.kernel_release,
            to_string(accel->accel), o.memory_mb, disk_root ? ", disk root" : "");
   return s;
 }

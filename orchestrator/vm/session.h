@@ -13,6 +13,11 @@
 namespace fb {
 
 struct SessionOptions {
+  // A backend of the registry (vm.h make_backend): "qemu", or "fake" (the agent as a host
+  // process: no kernel, image or accelerator; for the engine's own tests).
+  std::string backend = "qemu";
+  std::filesystem::path agent;          // the fake backend's agent binary
+  std::vector<std::string> agent_args;  // and its extra arguments
   std::string kernel;  // empty: the cached default kernel (built when missing)
   std::string initrd;  // empty: the default image (built when missing)
   std::vector<std::string> includes;
@@ -44,6 +49,8 @@ class Session {
 
  private:
   Session() = default;
+  static Result<std::unique_ptr<Session>> boot_fake(const SessionOptions& o, std::unique_ptr<Backend> backend);
+  Status start_vm(const VmSpec& spec);
   asio::io_context io_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Vm> vm_;

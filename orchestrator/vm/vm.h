@@ -86,10 +86,24 @@ class Backend {
 
 std::unique_ptr<Backend> make_qemu_backend();
 // Runs faultbox-agent as a host process connected to the same kind of sockets QEMU would use.
-std::unique_ptr<Backend> make_fake_backend(std::filesystem::path agent_binary);
+std::unique_ptr<Backend> make_fake_backend(std::filesystem::path agent_binary, std::vector<std::string> agent_args = {});
 
 // The kernel command line faultbox boots with (before VmSpec::extra_cmdline).
 std::string base_kernel_cmdline();
+// The whole guest command line of a spec, for every backend: base, root, the scenario's words,
+// disk-dependent parameters and how long the agent waits for announced disks.
+std::string guest_kernel_cmdline(const VmSpec& spec);
+// Parameters that depend on the disks: without an ide disk, the PIIX IDE probe (0.45 s of TCG
+// boot) is skipped.
+std::string disk_kernel_params(const std::vector<DiskSpec>& disks);
+
+// Backends by name (CONVENTIONS 2): "qemu" (direct, the default), "fake" (the agent as a host
+// process; agent_binary names it).
+struct BackendContext {
+  std::filesystem::path agent_binary;
+  std::vector<std::string> agent_args;  // extra arguments of the fake backend's agent
+};
+Result<std::unique_ptr<Backend>> make_backend(const std::string& name, const BackendContext& ctx);
 
 // Last n lines of text, for error messages.
 std::string last_lines(const std::string& text, int n);

@@ -1,5 +1,11 @@
 #include "orchestrator/vm/vm.h"
 
+#include "protocol/protocol.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include <atomic>
 
 namespace fb {
@@ -17,6 +23,31 @@ std::string base_kernel_cmdline() {
   // oopses and stack traces.
   // scsi_debug and null_blk are built in; they create devices only when a scenario asks.
   return "console=ttyS0 loglevel=5 panic=-1 oops=panic scsi_debug.add_host=0 null_blk.nr_devices=0";
+}
+
+std::string disk_kernel_params(const std::vector<DiskSpec>& disks) {
+  bool ide = std::any_of(disks.begin(), disks.end(), [](const DiskSpec& d) { return d.bus == DiskBus::Ide; });
+  return ide ? "" : " initcall_blacklist=piix_init";
+}
+
+std::string guest_kernel_cmdline(const VmSpec& spec) {
+  std::string cmdline = base_kernel_cmdline();
+  // A disk root is the first disk; init= because the kernel would look for /sbin/init (busybox's).
+  if (spec.disk_root) cmdline += " root=/dev/vda rootfstype=ext4 rw init=/init";
+  if (!spec.extra_cmdline.empty()) cmdline += " " + spec.extra_cmdline;
+  cmdline += disk_kernel_params(spec.disks);
+  // A third of the boot timeout: the agent reports a missing disk well before we give up on it.
+  cmdline += fmt::format(" {}{}", proto::kDiskWaitCmdlineParam, (spec.timeouts.boot / 3).count());
+  return cmdline;
+}
+
+Result<std::unique_ptr<Backend>> make_backend(const std::string& name, const BackendContext& ctx) {
+  if (name == "qemu") return make_qemu_backend();
+  if (name == "fake") {
+    if (ctx.agent_binary.empty()) return make_error(ErrorKind::Usage, "the fake backend needs the agent binary");
+    return make_fake_backend(ctx.agent_binary, ctx.agent_args);
+  }
+  return make_error(ErrorKind::Usage, "unknown backend '{}' (known: qemu, fake)", name);
 }
 
 std::string last_lines(const std::string& text, int n) {

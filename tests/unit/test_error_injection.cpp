@@ -52,9 +52,11 @@ TEST_CASE("a kernel's cached list refuses functions outside it, naming the list,
   auto sc = parse_scenario_text(R"(name = "x"
 [[fault]]
 type = "bpf_override"
+name = "allowed"
 function = "should_failslab"
 [[fault]]
 type = "bpf_override"
+name = "refused"
 function = "vfs_read"
 [[step]]
 name = "s"
@@ -65,7 +67,7 @@ run = "true"
   auto e = find_uninjectable_fault(*sc, *cached);
   REQUIRE(e);
   CHECK(e->kind == ErrorKind::Usage);
-  CHECK_THAT(e->message, Catch::StartsWith("s.toml:5:1: 'vfs_read' is not injectable in kernel 6.1.0-test"));
+  CHECK_THAT(e->message, Catch::StartsWith("s.toml:6:1: 'vfs_read' is not injectable in kernel 6.1.0-test"));
   CHECK_THAT(e->message, Catch::Contains("/sys/kernel/debug/error_injection/list"));
   CHECK(e->message.find('\n') == std::string::npos);
   // another image (different content) has no list yet

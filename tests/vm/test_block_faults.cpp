@@ -136,17 +136,6 @@ TEST_CASE("block: null_blk timeout_every times requests out with ETIMEDOUT, thro
   require_no_leftovers(rt);
 }
 
-TEST_CASE("block: two values for one boot-time knob are refused before booting") {
-  ScratchDir rt;
-  auto r = faultbox_in(rt, "run", {source("tests/data/scenarios/vm/null-blk-conflicting-boot-params.toml")});
-  INFO(r.out << r.err);
-  CHECK(r.status.code == 2);
-  CHECK_THAT(r.out, Catch::Contains("null-blk-conflicting-boot-params.toml:10:1: timeout_every 3 differs from 2"));
-  CHECK_THAT(r.out, Catch::Contains("null_blk.timeout"));
-  CHECK(r.err.find("vm: up") == std::string::npos);
-  require_no_leftovers(rt);
-}
-
 TEST_CASE("block: scsi_debug injects each SCSI error kind, the workload sees it, the report names it (S8)") {
   ScratchDir rt;
   auto r = run_example(rt, "examples/scsi-debug-errors.toml");

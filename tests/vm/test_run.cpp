@@ -131,6 +131,58 @@ TEST_CASE("run: an expected crash still fails when the kernel log lacks what [ex
   CHECK_THAT(r.out, Catch::Contains("verdict: fail"));
 }
 
+TEST_CASE("run: an expected crash fails when a step before it failed its expectation, and JUnit agrees") {
+  ScratchDir rt;
+  auto scenario = rt.path() / "expected-crash-after-failed-step.toml";
+  REQUIRE(write_file_atomic(scenario, R"(name = "a step fails, then the expected crash comes"
+[[step]]
+name = "synced"
+run = "false"
+expect_exit = 0
+[[step]]
+name = "provoke"
+run = "echo BUG > /sys/kernel/debug/provoke-crash/DIRECT"
+[expect]
+kernel = "crash"
+)"));
+  auto junit_path = (rt.path() / "report.xml").string();
+  auto r = faultbox_run(rt, {scenario.string(), "--junit", junit_path});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("step synced: exit 1 (expected 0)"));
+  CHECK_THAT(r.out, Catch::Contains("verdict: fail"));
+  auto junit = read_file(junit_path);
+  REQUIRE(junit.ok());
+  // The failed step and the verdict: both failures, none listed under a passing run.
+  CHECK_THAT(*junit, Catch::Contains("failures=\"2\""));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("run: a fault that was armed and never fired fails the run, unless it may not fire") {
+  ScratchDir rt;
+  auto scenario = rt.path() / "never-fires.toml";
+  std::string text = R"(name = "failslab armed around a step that allocates nothing it can fail"
+[[fault]]
+type = "failslab"
+[[step]]
+name = "quiet"
+run = ["true"]
+mark_task = false
+)";
+  REQUIRE(write_file_atomic(scenario, text));
+  auto r = faultbox_run(rt, {scenario.string()});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("fault failslab was armed for 1 step(s) and never fired"));
+  text.insert(text.find("[[step]]"), "may_not_fire = true\n");
+  REQUIRE(write_file_atomic(scenario, text));
+  auto allowed = faultbox_run(rt, {scenario.string()});
+  INFO(allowed.out << allowed.err);
+  CHECK(allowed.status.code == 0);
+  CHECK_THAT(allowed.out, Catch::Contains("fault failslab (failslab): fired 0 time(s)"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("exec: a guest panic ends with exit 3, its title, output before it, and a clean host") {
   ScratchDir rt;
   // The pause lets the agent forward "before": bytes still in a guest pipe when the kernel

@@ -1,10 +1,10 @@
 #pragma once
-// Runs a scenario: boots a VM with its disks, follows the kernel log, and for each step arms
-// the faults that name it, runs it (marked for task-filtered faults), disarms them and reads
-// back how often each fired. Produces the report and the verdict.
-#include "orchestrator/core/scenario.h"
-#include "orchestrator/disks/disk_image.h"
+// What a run found, and its renderings: the text a person reads (stdout and report.txt), the
+// JSON and JUnit files, and the evidence directory of a run that did not pass. Guest bytes are
+// kept raw here; the renderers decide what a terminal may see.
 #include "common/process.h"
+#include "orchestrator/disks/disk_image.h"
+#include "orchestrator/engine/verdict.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +41,8 @@ struct FaultResult {
   std::string name, type;
   std::int64_t fired = 0;          // from the kernel's own counter
   std::int64_t logged = 0;         // FAULT_INJECTION records seen (silent for __GFP_NOWARN callers)
+  int armed = 0;                   // steps it was armed for (0: its steps never ran)
+  bool may_not_fire = false;       // the scenario allows it never to fire
   std::vector<std::string> stacks;  // distinct stack signatures from the log
   std::vector<NthRun> nth_runs;     // fail_nth: one per run of the step
   std::vector<std::string> notes;
@@ -55,33 +57,37 @@ struct FaultResult {
 struct RunReport {
   std::string scenario;
   std::string file;
-  std::string verdict = "infra-error";  // pass | fail | kernel-crash | hang | usage-error | infra-error
-  int exit_code = 5;
+  Verdict verdict = Verdict::InfraError;
   std::string kernel_release;
   std::vector<StepResult> steps;
   std::vector<FaultResult> faults;
   std::vector<std::string> failures;
   std::vector<std::string> warnings;
-  std::string error;     // why the run could not complete
+  std::string error;         // why the run could not complete
   std::string crash_title;   // the kernel crash, when there was one
   std::string crash_report;  // its console lines
-  std::string kmsg;      // the kernel log, one line per record
-  std::string trace;     // the tracefs events asked for (trace_pipe text)
-  std::string console;   // the serial console
-  std::string host_log;  // what QEMU itself printed
+  std::string kmsg;          // the kernel log, one line per record
+  std::string trace;         // the tracefs events asked for (trace_pipe text)
+  std::string console;       // the serial console
+  std::string host_log;      // what QEMU itself printed
   std::filesystem::path kernel;  // the bzImage the run booted (its .config sits next to cached ones)
   std::vector<std::string> blocked_tasks;  // on a hang: tasks in D state per sysrq-w
-  std::string hang_evidence;              // on a hang: how the evidence was collected
-  std::vector<DiskInspection> disks;      // post-run inspection of the disks [expect.disk.NAME] names
+  std::string hang_evidence;               // on a hang: how the evidence was collected
+  std::vector<DiskInspection> disks;       // post-run inspection of the disks [expect.disk.NAME] names
   double seconds = 0;
+
+  int exit_code() const { return exit_code_of(verdict); }
   nlohmann::json to_json() const;
   std::string to_junit() const;
+  // The report a person reads: stdout of `run` and report.txt.
+  std::string to_text() const;
 };
 
-struct ScenarioRunOptions {
-  bool follow = false;  // kernel log and step output live on stderr/stdout
-};
-
-RunReport run_scenario(const Scenario& sc, const ScenarioRunOptions& opts);
+// report.json, report.txt, kmsg.log, console.log, qemu.log, agent.log, scenario.toml and the
+// kernel's config in dir.
+Status write_evidence(const RunReport& r, const std::filesystem::path& dir);
+// Default evidence dir of a run that did not pass: $XDG_STATE_HOME/faultbox/runs/<time>-<name>-<pid>,
+// filled under a temporary name and renamed when complete, so no half-written dir is left.
+Result<std::filesystem::path> write_default_evidence(const RunReport& r);
 
 }  // namespace fb
