@@ -150,7 +150,8 @@ kernel = "crash"
   auto r = faultbox_run(rt, {scenario.string(), "--junit", junit_path});
   INFO(r.out << r.err);
   CHECK(r.status.code == 1);
-  CHECK_THAT(r.out, Catch::Contains("step synced: exit 1 (expected 0)"));
+  CHECK_THAT(r.out, Catch::Contains("step synced: exit code 1"));
+  CHECK_THAT(r.out, Catch::Contains("    exit 1 (expected 0)"));
   CHECK_THAT(r.out, Catch::Contains("verdict: fail"));
   auto junit = read_file(junit_path);
   REQUIRE(junit.ok());
