@@ -1,10 +1,12 @@
 #include "guest-agent/probe.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <string>
 #include <sys/syscall.h>
@@ -20,7 +22,11 @@ int usage() {
           "usage: faultbox-probe ppoll [--timeout-ms N] [--fail-nth N]\n"
           "  ppoll: waits on an empty pipe until the timeout and reports the return value, errno and\n"
           "  whether the kernel wrote the remaining time back; --fail-nth sets /proc/thread-self/fail-nth\n"
-          "  right before the call, so the Nth fault site inside ppoll fails.\n");
+          "  right before the call, so the Nth fault site inside ppoll fails.\n"
+          "       faultbox-probe futex-wait [--timeout-ms N] [--private]\n"
+          "  futex-wait: FUTEX_WAIT with a relative timeout on a word that holds the expected value, so\n"
+          "  it can only time out (ETIMEDOUT); reports the return value, errno and how long it waited.\n"
+          "  --private adds FUTEX_PRIVATE_FLAG (fail_futex's ignore-private skips such calls).\n");
   return 2;
 }
 
@@ -66,15 +72,37 @@ int probe_ppoll(long timeout_ms, long fail_nth) {
   return ret < 0 ? 1 : 0;
 }
 
+// FUTEX_WAIT on a word nobody wakes, with a timeout: untouched it returns ETIMEDOUT after the
+// timeout; an error injected by fail_futex comes back at once (EFAULT: every should_fail_futex
+// site on the FUTEX_WAIT path returns it). The raw syscall, so nothing in libc retries or hides it.
+int probe_futex_wait(long timeout_ms, bool private_futex) {
+  static uint32_t word = 0;
+  timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
+  int op = FUTEX_WAIT | (private_futex ? FUTEX_PRIVATE_FLAG : 0);
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long ret = syscall(SYS_futex, &word, op, 0, &ts, nullptr, 0);
+  int err = errno;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  printf("futex_wait (%s): returned %ld%s%s after %ld ms (timeout %ld ms)\n", private_futex ? "private" : "shared",
+         ret, ret < 0 ? ", errno " : "", ret < 0 ? strerrorname_np(err) : "", waited_ms, timeout_ms);
+  if (ret < 0 && err == ETIMEDOUT) return 0;  // what an untouched wait does
+  return 1;
+}
+
 }  // namespace
 
 int probe_main(int argc, char** argv) {
   if (argc < 2) return usage();
   std::string what = argv[1];
   long timeout_ms = 100, fail_nth = 0;
+  bool private_futex = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--timeout-ms" || a == "--fail-nth") && i + 1 < argc) {
+    if (a == "--private" && what == "futex-wait") {
+      private_futex = true;
+    } else if ((a == "--timeout-ms" || a == "--fail-nth") && i + 1 < argc) {
       char* end = nullptr;
       long v = strtol(argv[++i], &end, 10);
       if (!end || *end || v < 0) return usage();
@@ -84,6 +112,7 @@ int probe_main(int argc, char** argv) {
     }
   }
   if (what == "ppoll") return probe_ppoll(timeout_ms, fail_nth);
+  if (what == "futex-wait" && fail_nth == 0) return probe_futex_wait(timeout_ms, private_futex);
   return usage();
 }
 

@@ -31,7 +31,9 @@ constexpr FaultParam kFailPageAlloc[] = {
     FB_ATTR_KEYS(1, FB_TASK_FILTER_DOC),
     {"ignore_gfp_wait", K::Bool, false, 0, 0, 0, "skip allocations that may sleep"},
     {"ignore_gfp_highmem", K::Bool, false, 0, 0, 0, "skip highmem allocations"},
-    {"min_order", K::Int, false, 0, 10, 0, "only allocations of at least this order"},
+    // The kernel's own default: with 0 a marked task's order-0 user page faults fail and are
+    // retried forever, so a marked step never gets past its first page fault.
+    {"min_order", K::Int, false, 0, 10, 1, "only allocations of at least this order (0 also fails the step's own page faults, which retry forever)"},
 };
 constexpr FaultParam kTarget = {"target", K::String, true, 0, 0, none, "\"disk:NAME\" or \"disk:NAME/PARTITION\""};
 constexpr FaultParam kFailMakeRequest[] = {FB_ATTR_KEYS(1, FB_TASK_FILTER_DOC), kTarget};

@@ -116,11 +116,21 @@ std::vector<InjectionEvent> find_injections(std::span<const KmsgRecord> records)
     if (out.empty()) continue;
     InjectionEvent& e = out.back();
     if (e.task.empty()) e.task = word_after(text, "Comm: ", ' ');
-    if (text.find("<TASK>") != std::string_view::npos && text.find("</TASK>") == std::string_view::npos) {
+    // The failing call's frames are in the first stack section of the dump: <TASK> for a task,
+    // <IRQ> (or <SOFTIRQ>, <NMI>) when it failed in interrupt context, as fail_io_timeout does
+    // at a disk's completion; the <TASK> section after it is only what the interrupt interrupted.
+    bool opens = false, closes = false;
+    for (std::string_view section : {"TASK>", "IRQ>", "SOFTIRQ>", "NMI>"}) {
+      auto at = text.find(section);
+      if (at == std::string_view::npos || at == 0) continue;
+      if (text[at - 1] == '<') opens = true;
+      if (text[at - 1] == '/' && at >= 2 && text[at - 2] == '<') closes = true;
+    }
+    if (opens) {
       in_trace = e.frames.empty();
       continue;
     }
-    if (text.find("</TASK>") != std::string_view::npos) {
+    if (closes) {
       in_trace = false;
       continue;
     }

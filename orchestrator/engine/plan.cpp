@@ -81,6 +81,26 @@ Status check_shared_knobs(const Scenario& sc, const std::vector<StepPlan>& steps
   return {};
 }
 
+// fail_io_timeout drops a request's completion; only a driver whose timeout handling ends the
+// request recovers. On 6.1 virtio-blk has no timeout handler and virtio-scsi re-arms its timer,
+// so the I/O (measured: once the agent's own read of the disk's serial) hangs for good.
+Status check_io_timeout_bus(const Scenario& sc) {
+  for (auto& f : sc.faults) {
+    if (f.type != "fail_io_timeout") continue;
+    std::string target = f.params.value("target", "");
+    std::string name = target.substr(5, target.find('/') == std::string::npos ? std::string::npos : target.find('/') - 5);
+    for (auto& d : sc.disks)
+      if (d.name == name && d.bus != "ide")
+        return refuse(f.where, fmt::format("fail_io_timeout on disk '{}' (bus {}) would hang its I/O for good: on this "
+                                           "bus a request whose completion is dropped is never timed out ({}); put the "
+                                           "disk on bus = \"ide\", whose timeout handling ends the request with EIO",
+                                           name, d.bus,
+                                           d.bus == "virtio-blk" ? "virtio-blk has no timeout handler"
+                                                                 : "virtio-scsi re-arms the timer"));
+  }
+  return {};
+}
+
 // Fault knobs the kernel reads only when a driver initialises become kernel parameters:
 // scsi_debug's dev_size_mb, null_blk's timeout and requeue fault attributes (6.1 has no
 // per-device or run-time knob for them). One value per run; they do nothing until a fault
@@ -156,6 +176,7 @@ Result<RunPlan> make_plan(const Scenario& sc, const PlanInputs& in) {
     plan.steps.push_back(std::move(sp));
   }
   FB_TRY(check_shared_knobs(sc, plan.steps));
+  FB_TRY(check_io_timeout_bus(sc));
   if (in.injectable)
     if (auto e = find_uninjectable_fault(sc, *in.injectable)) return *e;
   auto init_params = init_time_cmdline(sc);

@@ -61,6 +61,36 @@ TEST_CASE("an injection event names its fault, task and stack without the inject
         "kmem_cache_alloc <- getname_flags <- __x64_sys_mkdir <- do_syscall_64 <- entry_SYSCALL_64_after_hwframe");
 }
 
+TEST_CASE("an injection in interrupt context gets the interrupt's stack, not the interrupted task's") {
+  // fail_io_timeout at an ide disk's completion, as the guest logged it (6.1.192, TCG).
+  const char* dump =
+      "5,700,1664071,-;FAULT_INJECTION: forcing a failure.\\x0aname fail_io_timeout, interval 1, probability 100, "
+      "space 0, times 1\n"
+      "4,701,1664071,-;CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.1.192 #1 \n"
+      "4,702,1664071,-;Call Trace:\n"
+      "4,703,1664071,-; <IRQ>\n"
+      "4,704,1664071,-; dump_stack_lvl+0x33/0x42\n"
+      "4,705,1664071,-; should_fail_ex+0x116/0x139\n"
+      "4,706,1664071,-; scsi_done_internal+0x4c/0xab\n"
+      "4,707,1664071,-; ata_scsi_qc_complete+0x34a/0x3a2\n"
+      "4,708,1664071,-; ata_sff_hsm_move+0x665/0x691\n"
+      "4,709,1664071,-; ? check_preempt_curr+0x47/0x55\n"
+      "4,710,1664071,-; __ata_sff_port_intr+0xea/0xf7\n"
+      "4,711,1664071,-; </IRQ>\n"
+      "4,712,1664071,-; <TASK>\n"
+      "4,713,1664071,-; asm_common_interrupt+0x22/0x40\n"
+      "4,714,1664071,-; default_idle_call+0x39/0x4f\n"
+      "4,715,1664071,-; </TASK>\n";
+  KmsgParser p;
+  std::vector<KmsgRecord> recs;
+  p.feed(dump, recs);
+  auto ev = find_injections(recs);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].fault == "fail_io_timeout");
+  CHECK(ev[0].task == "swapper/0");
+  CHECK(ev[0].stack_signature() == "scsi_done_internal <- ata_scsi_qc_complete <- ata_sff_hsm_move <- __ata_sff_port_intr");
+}
+
 TEST_CASE("garbage and malformed records are skipped, not fatal") {
   KmsgParser p;
   std::vector<KmsgRecord> recs;

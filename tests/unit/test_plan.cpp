@@ -82,6 +82,7 @@ TEST_CASE("fail_io_timeout is not task-filtered by default: its check runs in in
 [[disk]]
 name = "d"
 size = "16M"
+bus = "ide"
 [[fault]]
 type = "fail_io_timeout"
 target = "disk:d"
