@@ -4,6 +4,7 @@
 #include "guest-agent/bpf_override.h"
 #include "guest-agent/disk_lookup.h"
 #include "guest-agent/sysfs_text.h"
+#include "protocol/fault_types.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -97,6 +98,15 @@ class AttrFault : public Fault {
 
 std::string yn(bool b) { return b ? "Y" : "N"; }
 
+// A parameter as the request gives it, else the registry's default (protocol/fault_types.h): the
+// host's plan fills defaults in already; this keeps an older or hand-made request to the same.
+long long param(const std::string& type, const json& p, const char* key) {
+  const json* v = p.contains(key) ? &p[key] : nullptr;
+  if (v && v->is_boolean()) return v->get<bool>() ? 1 : 0;
+  if (v && v->is_number_integer()) return v->get<long long>();
+  return proto::param_default(type, key);
+}
+
 }  // namespace
 
 void set_debugfs_root(const std::string& root) { g_debugfs = root; }
@@ -107,10 +117,8 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
   const json& p = spec.contains("params") ? spec["params"] : json::object();
   if (is_block_fault_type(type)) return arm_block_fault(spec, error);
   if (type == "bpf_override") return arm_bpf_override(p, error);
-  static const std::vector<std::string> kAttrTypes = {"failslab",          "fail_page_alloc", "fail_futex",
-                                                      "fail_usercopy",     "fail_function",   "fail_make_request",
-                                                      "fail_io_timeout"};
-  if (std::find(kAttrTypes.begin(), kAttrTypes.end(), type) == kAttrTypes.end()) {
+  const proto::FaultType* known = proto::find_fault_type(type);
+  if (!known || !known->debugfs()) {
     error = {proto::errc::kNotImplemented, "fault type '" + type + "' is not implemented by this agent yet"};
     return nullptr;
   }
@@ -119,7 +127,7 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
     error = {proto::errc::kNotAvailable, "this kernel has no " + dir + " (CONFIG for " + type + " off?)"};
     return nullptr;
   }
-  bool task_filter = p.value("task_filter", true);
+  bool task_filter = param(type, p, "task_filter") != 0;
   auto f = std::make_unique<AttrFault>(dir, task_filter);
 
   // fail_function: the function must be injectable in this kernel; checked before anything
@@ -156,27 +164,27 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
       return nullptr;
     }
   }
-  long long times = p.value("times", -1LL);
+  long long times = param(type, p, "times");
   f->times_written_ = times < 0 ? kUnlimitedTimes : times;
   struct Knob {
     const char* file;
     std::string value;
   };
   std::vector<Knob> knobs = {
-      {"interval", std::to_string(p.value("interval", 1))},
-      {"space", std::to_string(p.value("space", 0))},
-      {"verbose", std::to_string(p.value("verbose", 2))},
+      {"interval", std::to_string(param(type, p, "interval"))},
+      {"space", std::to_string(param(type, p, "space"))},
+      {"verbose", std::to_string(param(type, p, "verbose"))},
       {"task-filter", yn(task_filter)},
       {"times", std::to_string(f->times_written_)},
   };
   if (type == "failslab" || type == "fail_page_alloc")
-    knobs.push_back({"ignore-gfp-wait", yn(p.value("ignore_gfp_wait", false))});
-  if (type == "failslab") knobs.push_back({"cache-filter", yn(p.value("cache_filter", false))});
+    knobs.push_back({"ignore-gfp-wait", yn(param(type, p, "ignore_gfp_wait"))});
+  if (type == "failslab") knobs.push_back({"cache-filter", yn(param(type, p, "cache_filter"))});
   if (type == "fail_page_alloc") {
-    knobs.push_back({"ignore-gfp-highmem", yn(p.value("ignore_gfp_highmem", false))});
-    knobs.push_back({"min-order", std::to_string(p.value("min_order", 0))});
+    knobs.push_back({"ignore-gfp-highmem", yn(param(type, p, "ignore_gfp_highmem"))});
+    knobs.push_back({"min-order", std::to_string(param(type, p, "min_order"))});
   }
-  if (type == "fail_futex") knobs.push_back({"ignore-private", yn(p.value("ignore_private", false))});
+  if (type == "fail_futex") knobs.push_back({"ignore-private", yn(param(type, p, "ignore_private"))});
   for (auto& k : knobs)
     if (!f->set(k.file, k.value, error)) {
       f->disarm();
@@ -196,7 +204,7 @@ std::unique_ptr<Fault> arm_fault(const json& spec, ArmError& error) {
     }
   }
   // Probability last: the fault is live only once every other knob is in place.
-  if (!f->set("probability", std::to_string(p.value("probability", 100)), error)) {
+  if (!f->set("probability", std::to_string(param(type, p, "probability")), error)) {
     f->disarm();
     return nullptr;
   }
