@@ -15,7 +15,7 @@ namespace fb::cli {
 namespace {
 
 struct RunOptions {
-  std::string scenario, json, junit, keep;
+  std::string scenario, json, junit, keep, kernel;
   bool follow = false;
 };
 
@@ -24,6 +24,10 @@ int run(const RunOptions& o) {
   if (!sc) {
     log_line(Verbosity::Quiet, sc.error().message);
     return exit_code::kUsage;
+  }
+  if (!o.kernel.empty()) {  // as `exec --kernel`: this run boots it, whatever [vm] kernel says
+    sc->vm.kernel = o.kernel;
+    sc->vm.kernel_where = SourceLocation{"--kernel", 0, 0};
   }
   auto plan = plan_scenario(*sc);
   if (!plan) {
@@ -62,7 +66,7 @@ int run(const RunOptions& o) {
 CommandMain add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand("run", "Run a scenario: boot, arm faults, run steps, report what fired, verdict");
-  cmd->footer("Exit: 0 pass, 1 expectation failed, 2 usage/scenario error, 3 kernel crash, 4 hang, 5 infrastructure.");
+  cmd->footer("Exit: 0 pass, 1 expectation failed, 2 usage/scenario error, 3 kernel crash, 4 hang, 5 infrastructure, 6 boot error.");
   cmd->add_option("scenario", o->scenario, "scenario file (TOML)")->required();
   cmd->add_option("--json", o->json, "write the report as JSON");
   cmd->add_option("--junit", o->junit, "write a JUnit XML report (one case per step, plus the verdict)");
@@ -70,6 +74,7 @@ CommandMain add_run(CLI::App& app) {
                   "save report, kernel log, console, QEMU log, scenario and kernel config here (default for a run "
                   "that does not pass: $XDG_STATE_HOME/faultbox/runs/...)");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live");
+  cmd->add_option("--kernel", o->kernel, "bzImage to boot instead of the scenario's [vm] kernel (default: the cached faultbox kernel)");
   return [o] { return run(*o); };
 }
 

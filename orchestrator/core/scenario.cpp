@@ -480,7 +480,8 @@ const DiskBusSpec* find_disk_bus(const std::string& name) {
   return nullptr;
 }
 
-std::string SourceLocation::str() const { return fmt::format("{}:{}:{}", file, line, column); }
+// A place without a line (a command-line option, a whole file) is named alone.
+std::string SourceLocation::str() const { return line ? fmt::format("{}:{}:{}", file, line, column) : file; }
 
 const char* to_string(ValueKind k) {
   switch (k) {

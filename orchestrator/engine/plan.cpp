@@ -188,7 +188,12 @@ Result<RunPlan> make_plan(const Scenario& sc, const PlanInputs& in) {
 Result<RunPlan> plan_scenario(const Scenario& sc) {
   PlanInputs in;
   auto kernel = find_kernel(sc.vm.kernel);
-  if (!kernel) return refuse(sc.vm.kernel_where, "[vm] kernel: " + kernel.error().message);
+  if (!kernel) {
+    // From the scenario's [vm] kernel, or from `run --kernel` (a place with no line).
+    const SourceLocation& at = sc.vm.kernel_where;
+    if (at.file.empty()) return kernel.error();
+    return refuse(at, (at.line ? "[vm] kernel: " : "") + kernel.error().message);
+  }
   if (*kernel) in.injectable = cached_error_injection_list(**kernel);
   // What the boot image build would refuse: a missing include or one whose libraries are missing.
   for (auto& inc : sc.vm.include)

@@ -160,6 +160,27 @@ kernel = "crash"
   require_no_leftovers(rt);
 }
 
+TEST_CASE("run --kernel boots the kernel it names, as exec --kernel does, and refuses one that is not there") {
+  ScratchDir rt;
+  auto path = faultbox_in(rt, "kernel", {"path"});
+  REQUIRE(path.status.code == 0);
+  std::string bzimage = path.out.substr(0, path.out.find('\n'));
+  // A copy elsewhere: the run must boot this file, not find the cached one by itself.
+  auto copy = rt.path() / "bzImage";
+  std::filesystem::copy_file(bzimage, copy);
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("examples/failslab-one-task.toml"), "--kernel", copy.string(), "--json", json_path});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["verdict"] == "pass");
+  CHECK(j["kernel_image"] == std::filesystem::absolute(copy).string());
+  auto missing = faultbox_run(rt, {source("examples/failslab-one-task.toml"), "--kernel", "/nonexistent/bzImage"});
+  CHECK(missing.status.code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("--kernel: kernel /nonexistent/bzImage: no such file"));
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("run: a fault that was armed and never fired fails the run, unless it may not fire") {
   ScratchDir rt;
   auto scenario = rt.path() / "never-fires.toml";
