@@ -195,7 +195,8 @@ RunEnd Runner::end_early(const StepSpec& step, Error e, RunReport& r) {
 
 RunEnd Runner::run(const RunPlan& plan, RunReport& r) {
   auto plan_start = std::chrono::steady_clock::now();
-  std::size_t first_record = log_.size();
+  // The first plan on a VM owns the boot messages too; each later one starts where the last ended.
+  std::size_t first_record = plan_log_start_;
   hang_evidence_.clear();
   FaultLedger ledger(plan, s_.agent());
   auto finish = [&](RunEnd end) {
@@ -204,6 +205,7 @@ RunEnd Runner::run(const RunPlan& plan, RunReport& r) {
     std::string log;
     for (auto& rec : log_.since(first_record)) log += rec.line() + "\n";
     r.kmsg = std::move(log);
+    plan_log_start_ = log_.size();
     r.trace = log_.trace();
     if (auto w = log_.cap_warning(); !w.empty()) r.warnings.push_back(w);
     return end;

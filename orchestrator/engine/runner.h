@@ -42,6 +42,7 @@ class Runner {
   KernelLog log_;
   bool healthy_ = true;
   std::string hang_evidence_;  // how the evidence of a step past its timeout was taken
+  std::size_t plan_log_start_ = 0;  // the kernel log record where the next plan's window begins
 };
 
 // One run of a plan in a VM of its own: make the disks, boot, run, shut down, inspect the
