@@ -69,6 +69,8 @@ void Agent::reply_error(const json& id, const char* code, const std::string& mes
   send_json({{"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", message}}}});
 }
 
+void Agent::reply_error(const json& id, const AgentError& error) { reply_error(id, error.code.c_str(), error.message); }
+
 int Agent::run() {
   send_json({{"event", proto::event::kReady}, {"protocol", proto::kVersion}, {"monotonic_ns", monotonic_ns()}});
   std::vector<pollfd> pfds;
@@ -404,16 +406,15 @@ void Agent::handle_exec(const json& req) {
 }
 
 void Agent::handle_arm(const json& req) {
-  ArmError error;
-  auto fault = arm_fault(req.at("fault"), error);
+  auto fault = arm_fault(req.at("fault"));
   if (!fault) {
-    reply_error(req.value("id", json()), error.code.c_str(), error.message);
+    reply_error(req.value("id", json()), fault.error());
     return;
   }
   int h = next_fault_++;
-  bool mark = fault->needs_task_mark();
-  json info = fault->info();
-  faults_[h] = std::move(fault);
+  bool mark = (*fault)->needs_task_mark();
+  json info = (*fault)->info();
+  faults_[h] = std::move(*fault);
   reply_ok(req, {{"handle", h}, {"needs_task_mark", mark}, {"info", info}});
 }
 

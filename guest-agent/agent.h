@@ -74,6 +74,7 @@ class Agent {
   void send_json(const nlohmann::json& j);
   void reply_ok(const nlohmann::json& req, nlohmann::json body = nlohmann::json::object());
   void reply_error(const nlohmann::json& id, const char* code, const std::string& message);
+  void reply_error(const nlohmann::json& id, const AgentError& error);
 
   Fd control_;
   Fd trace_;
