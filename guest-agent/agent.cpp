@@ -34,6 +34,15 @@ namespace {
 constexpr int kChildStageExec = 0;    // chdir or execvp failed
 constexpr int kChildStageCgroup = 1;  // moving into the step's cgroup failed
 
+// Writes value to /proc/<pid>/<knob>; the error reads "<knob>: <path>: <errno text>".
+Status write_proc_knob(pid_t pid, const std::string& knob, const std::string& value) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + knob;
+  Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!f || write(f.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    return Error{ErrorKind::Infra, knob + ": " + path + ": " + strerror(errno)};
+  return {};
+}
+
 }  // namespace
 
 std::uint64_t monotonic_ns() {
@@ -68,6 +77,8 @@ void Agent::reply_ok(const json& req, json body) {
 void Agent::reply_error(const json& id, const char* code, const std::string& message) {
   send_json({{"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", message}}}});
 }
+
+void Agent::reply_error(const json& id, const AgentError& error) { reply_error(id, error.code.c_str(), error.message); }
 
 int Agent::run() {
   send_json({{"event", proto::event::kReady}, {"protocol", proto::kVersion}, {"monotonic_ns", monotonic_ns()}});
@@ -233,73 +244,97 @@ void Agent::handle_exec(const json& req) {
     reply_error(id, proto::errc::kBusy, "too many running execs");
     return;
   }
-  const json& argv_j = req.at("argv");
-  if (!argv_j.is_array() || argv_j.empty()) {
-    reply_error(id, proto::errc::kBadRequest, "\"argv\" must be a non-empty array of strings");
+  auto request = parse_exec_request(req);
+  if (!request) {
+    reply_error(id, request.error());
     return;
   }
-  std::vector<std::string> argv;
-  std::size_t total = 0;
-  for (auto& a : argv_j) {
-    argv.push_back(a.get<std::string>());
-    total += argv.back().size();
+  std::uint32_t ch = next_channel_++;
+  auto spawned = spawn_step(*request, ch);
+  if (!spawned) {
+    reply_error(id, spawned.error());
+    return;
   }
-  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                   "HOME=/root", "TERM=dumb"};
-  // Scenario disks by name: FAULTBOX_DISK_<NAME>=/dev/vdX or /dev/sdX, whatever the bus.
-  for (auto& e : disk_env(sysfs_root())) env.push_back(e);
-  if (auto it = req.find("env"); it != req.end()) {
-    for (auto& [k, v] : it->items()) {
-      env.push_back(k + "=" + v.get<std::string>());
-      total += env.back().size();
+  auto& cgroup = spawned->cgroup;
+  StepProcess step{ch, request->aim_self ? -1 : spawned->pid,
+                   cgroup ? (request->aim_self ? cgroup->target_id() : cgroup->id()) : 0};
+  if (request->stop_at_exec()) {
+    if (auto s = set_up_step_at_exec(*request, spawned->pid, step); !s) {
+      reply_error(id, s.error());
+      return;
     }
   }
-  if (total > proto::kMaxExecArgBytes) {
-    reply_error(id, proto::errc::kTooLarge, "argv and env exceed " + std::to_string(proto::kMaxExecArgBytes) + " bytes");
-    return;
+  fcntl(spawned->out.get(), F_SETFL, O_NONBLOCK);
+  fcntl(spawned->err.get(), F_SETFL, O_NONBLOCK);
+  Exec& e = execs_[ch];
+  e.cgroup = std::move(cgroup);
+  e.faults = std::move(request->aimed);
+  e.step = step;
+  e.request_id = id.is_number_integer() ? id.get<std::int64_t>() : 0;
+  e.channel = ch;
+  e.pid = spawned->pid;
+  e.out = std::move(spawned->out);
+  e.err = std::move(spawned->err);
+  e.started_ns = monotonic_ns();
+  e.fail_nth = request->fail_nth;
+  reply_ok(req, {{"channel", ch}, {"pid", spawned->pid}});
+}
+
+AgentResult<Agent::ExecRequest> Agent::parse_exec_request(const json& req) const {
+  ExecRequest r;
+  const json& argv_j = req.at("argv");
+  if (!argv_j.is_array() || argv_j.empty())
+    return AgentError{proto::errc::kBadRequest, "\"argv\" must be a non-empty array of strings"};
+  std::size_t total = 0;
+  for (auto& a : argv_j) {
+    r.argv.push_back(a.get<std::string>());
+    total += r.argv.back().size();
   }
-  std::string cwd = req.value("cwd", std::string("/"));
-  // Task-filtered faults hit only processes marked here; children inherit the mark.
-  bool make_it_fail = req.value("make_it_fail", false);
-  // fail-nth: the Nth fault site this process reaches fails (any fault type, regardless of
-  // probability); counting starts at its first instruction. Not inherited by its children.
+  r.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
+  // Scenario disks by name: FAULTBOX_DISK_<NAME>=/dev/vdX or /dev/sdX, whatever the bus.
+  for (auto& e : disk_env(sysfs_root())) r.env.push_back(e);
+  if (auto it = req.find("env"); it != req.end()) {
+    for (auto& [k, v] : it->items()) {
+      r.env.push_back(k + "=" + v.get<std::string>());
+      total += r.env.back().size();
+    }
+  }
+  if (total > proto::kMaxExecArgBytes)
+    return AgentError{proto::errc::kTooLarge,
+                      "argv and env exceed " + std::to_string(proto::kMaxExecArgBytes) + " bytes"};
+  r.cwd = req.value("cwd", std::string("/"));
+  r.make_it_fail = req.value("make_it_fail", false);
   long long fail_nth = req.value("fail_nth", 0LL);
-  if (fail_nth < 0 || fail_nth > 0x7fffffff) {
-    reply_error(id, proto::errc::kBadRequest, "\"fail_nth\" must be 0..2147483647");
-    return;
-  }
-  // Faults that choose their victims themselves (bpf_override) are told the step's cgroup.
-  std::vector<int> aimed;
+  if (fail_nth < 0 || fail_nth > 0x7fffffff)
+    return AgentError{proto::errc::kBadRequest, "\"fail_nth\" must be 0..2147483647"};
+  r.fail_nth = static_cast<unsigned>(fail_nth);
   if (auto it = req.find("faults"); it != req.end()) {
     for (auto& h : *it) {
       int handle = h.get<int>();
-      if (!faults_.count(handle)) {
-        reply_error(id, proto::errc::kNoSuchFault, "no armed fault " + std::to_string(handle));
-        return;
-      }
-      aimed.push_back(handle);
+      if (!faults_.count(handle))
+        return AgentError{proto::errc::kNoSuchFault, "no armed fault " + std::to_string(handle)};
+      r.aimed.push_back(handle);
     }
   }
-  // Both wait for the program's first instruction, so neither hits the agent's fork and exec.
-  bool stop_at_exec = make_it_fail || fail_nth > 0 || !aimed.empty();
-  // Instead of the whole step, its faults hit what it moves into $FAULTBOX_CGROUP/target.
-  bool aim_self = req.value("aim_self", false);
-  std::uint32_t ch = next_channel_++;
-  std::optional<StepCgroup> cgroup;
+  r.aim_self = req.value("aim_self", false);
+  return r;
+}
+
+AgentResult<Agent::SpawnedStep> Agent::spawn_step(const ExecRequest& r, std::uint32_t channel) {
+  SpawnedStep step;
   if (!opts_.step_cgroup_root.empty()) {
-    auto cg = StepCgroup::create(opts_.step_cgroup_root, ch);
+    auto cg = StepCgroup::create(opts_.step_cgroup_root, channel);
     // Without cgroup v2 the step still runs; BPF faults then fall back to its pid.
-    if (cg) cgroup = std::move(*cg);
+    if (cg) step.cgroup = std::move(*cg);
     else fprintf(stderr, "faultbox-agent: no step cgroup: %s\n", cg.error().message.c_str());
   }
-  int cgroup_procs = cgroup ? cgroup->procs_fd() : -1;
-  if (cgroup) env.push_back("FAULTBOX_CGROUP=" + cgroup->path());
+  int cgroup_procs = step.cgroup ? step.cgroup->procs_fd() : -1;
+  std::vector<std::string> argv = r.argv, env = r.env;
+  if (step.cgroup) env.push_back("FAULTBOX_CGROUP=" + step.cgroup->path());
 
   int out[2], err[2], status_pipe[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
-    reply_error(id, proto::errc::kExecFailed, std::string("pipe: ") + strerror(errno));
-    return;
-  }
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0)
+    return AgentError{proto::errc::kExecFailed, std::string("pipe: ") + strerror(errno)};
   std::vector<char*> cargv, cenv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -326,23 +361,22 @@ void Agent::handle_exec(const json& req) {
     if (cgroup_procs >= 0 && write(cgroup_procs, "0", 1) != 1) fail(kChildStageCgroup);
     // The mark must start at the program's first instruction, not before execve (whose own
     // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
-    if (stop_at_exec) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
-    if (chdir(cwd.c_str()) != 0) fail(kChildStageExec);
+    if (r.stop_at_exec()) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    if (chdir(r.cwd.c_str()) != 0) fail(kChildStageExec);
     // execvpe would search the agent's own PATH (as PID 1 the kernel gives it none); the
     // command's PATH must decide where its program is found.
     environ = cenv.data();
     execvp(cargv[0], cargv.data());
     fail(kChildStageExec);
   }
-  if (cgroup) cgroup->close_procs();
+  if (step.cgroup) step.cgroup->close_procs();
   close(out[1]);
   close(err[1]);
   close(status_pipe[1]);
-  Fd out_r(out[0]), err_r(err[0]), st_r(status_pipe[0]);
-  if (pid < 0) {
-    reply_error(id, proto::errc::kExecFailed, std::string("fork: ") + strerror(errno));
-    return;
-  }
+  step.out.reset(out[0]);
+  step.err.reset(err[0]);
+  Fd st_r(status_pipe[0]);
+  if (pid < 0) return AgentError{proto::errc::kExecFailed, std::string("fork: ") + strerror(errno)};
   int child_failure[2] = {0, 0};  // stage, errno
   ssize_t n;
   do {
@@ -351,69 +385,42 @@ void Agent::handle_exec(const json& req) {
   if (n == sizeof child_failure) {
     int st;
     waitpid(pid, &st, 0);
-    std::string what = child_failure[0] == kChildStageCgroup ? "joining " + cgroup->path() : argv[0];
-    reply_error(id, proto::errc::kExecFailed, what + ": " + strerror(child_failure[1]));
-    return;
+    std::string what = child_failure[0] == kChildStageCgroup ? "joining " + step.cgroup->path() : argv[0];
+    return AgentError{proto::errc::kExecFailed, what + ": " + strerror(child_failure[1])};
   }
-  StepProcess step{ch, aim_self ? -1 : pid, cgroup ? (aim_self ? cgroup->target_id() : cgroup->id()) : 0};
-  if (stop_at_exec) {
-    int st = 0;
-    std::string why;
-    std::size_t started = 0;
-    if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
-      why = "child did not stop at exec";
-    } else {
-      if (make_it_fail) {
-        std::string path = "/proc/" + std::to_string(pid) + "/make-it-fail";
-        Fd mf(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!mf || write(mf.get(), "1", 1) != 1) why = "make-it-fail: " + path + ": " + strerror(errno);
-      }
-      if (fail_nth > 0 && why.empty()) {
-        std::string path = "/proc/" + std::to_string(pid) + "/fail-nth";
-        Fd fn(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-        std::string v = std::to_string(fail_nth);
-        if (!fn || write(fn.get(), v.data(), v.size()) != static_cast<ssize_t>(v.size()))
-          why = "fail-nth: " + path + ": " + strerror(errno);
-      }
-      for (; why.empty() && started < aimed.size(); ++started)
-        if (auto s = faults_[aimed[started]]->on_step_start(step); !s) why = s.error().message;
-    }
-    ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
-    if (!why.empty()) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      for (std::size_t i = 0; i < started; ++i) faults_[aimed[i]]->on_step_end(step);
-      reply_error(id, proto::errc::kExecFailed, why);
-      return;
-    }
+  step.pid = pid;
+  return step;
+}
+
+AgentStatus Agent::set_up_step_at_exec(const ExecRequest& r, pid_t pid, const StepProcess& step) {
+  int st = 0;
+  Status ready;
+  std::size_t started = 0;
+  if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
+    ready = Error{ErrorKind::Infra, "child did not stop at exec"};
+  } else {
+    if (r.make_it_fail) ready = write_proc_knob(pid, "make-it-fail", "1");
+    if (r.fail_nth > 0 && ready) ready = write_proc_knob(pid, "fail-nth", std::to_string(r.fail_nth));
+    for (; ready && started < r.aimed.size(); ++started) ready = faults_[r.aimed[started]]->on_step_start(step);
   }
-  fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-  fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-  Exec& e = execs_[ch];
-  e.cgroup = std::move(cgroup);
-  e.faults = std::move(aimed);
-  e.step = step;
-  e.request_id = id.is_number_integer() ? id.get<std::int64_t>() : 0;
-  e.channel = ch;
-  e.pid = pid;
-  e.out = std::move(out_r);
-  e.err = std::move(err_r);
-  e.started_ns = monotonic_ns();
-  e.fail_nth = static_cast<unsigned>(fail_nth);
-  reply_ok(req, {{"channel", ch}, {"pid", pid}});
+  ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+  if (ready) return {};
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  for (std::size_t i = 0; i < started; ++i) faults_[r.aimed[i]]->on_step_end(step);
+  return AgentError{proto::errc::kExecFailed, ready.error().message};
 }
 
 void Agent::handle_arm(const json& req) {
-  ArmError error;
-  auto fault = arm_fault(req.at("fault"), error);
+  auto fault = arm_fault(req.at("fault"));
   if (!fault) {
-    reply_error(req.value("id", json()), error.code.c_str(), error.message);
+    reply_error(req.value("id", json()), fault.error());
     return;
   }
   int h = next_fault_++;
-  bool mark = fault->needs_task_mark();
-  json info = fault->info();
-  faults_[h] = std::move(fault);
+  bool mark = (*fault)->needs_task_mark();
+  json info = (*fault)->info();
+  faults_[h] = std::move(*fault);
   reply_ok(req, {{"handle", h}, {"needs_task_mark", mark}, {"info", info}});
 }
 

@@ -49,10 +49,42 @@ class Agent {
     StepProcess step;         // what they were told
   };
 
+  // An exec request, checked against the limits and the armed faults.
+  struct ExecRequest {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // the defaults, the scenario disks, then the request's own
+    std::string cwd;
+    // Task-filtered faults hit only processes marked here; children inherit the mark.
+    bool make_it_fail = false;
+    // fail-nth: the Nth fault site this process reaches fails (any fault type, regardless of
+    // probability); counting starts at its first instruction. Not inherited by its children.
+    unsigned fail_nth = 0;
+    // Faults that choose their victims themselves (bpf_override) are told the step's cgroup.
+    std::vector<int> aimed;
+    // Instead of the whole step, its faults hit what it moves into $FAULTBOX_CGROUP/target.
+    bool aim_self = false;
+    // Each of these waits for the program's first instruction, so none hits the agent's fork and exec.
+    bool stop_at_exec() const { return make_it_fail || fail_nth > 0 || !aimed.empty(); }
+  };
+
+  // A forked step: its first process (stopped at exec when the request asks) and its pipes.
+  struct SpawnedStep {
+    pid_t pid = -1;
+    Fd out, err;
+    std::optional<StepCgroup> cgroup;
+  };
+
   void on_control_readable();
   void handle_line(const std::string& line);
   void handle_request(const nlohmann::json& req);
   void handle_exec(const nlohmann::json& req);
+  AgentResult<ExecRequest> parse_exec_request(const nlohmann::json& req) const;
+  // Forks and execs the step in its cgroup with its output on pipes; fails when the child
+  // could not join the cgroup or exec.
+  AgentResult<SpawnedStep> spawn_step(const ExecRequest& request, std::uint32_t channel);
+  // While the step is stopped at exec: make-it-fail, fail-nth and the aimed faults' on_step_start,
+  // then it runs. On failure the step is killed and the faults told it ended.
+  AgentStatus set_up_step_at_exec(const ExecRequest& request, pid_t pid, const StepProcess& step);
   void handle_signal(const nlohmann::json& req);
   void handle_arm(const nlohmann::json& req);
   void handle_disarm(const nlohmann::json& req);
@@ -74,6 +106,7 @@ class Agent {
   void send_json(const nlohmann::json& j);
   void reply_ok(const nlohmann::json& req, nlohmann::json body = nlohmann::json::object());
   void reply_error(const nlohmann::json& id, const char* code, const std::string& message);
+  void reply_error(const nlohmann::json& id, const AgentError& error);
 
   Fd control_;
   Fd trace_;

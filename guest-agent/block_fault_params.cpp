@@ -26,56 +26,41 @@ std::vector<std::uint64_t> parse_dust_block_list(const std::string& reply) {
   return out;
 }
 
-bool scsi_debug_opts_mask(const std::vector<std::string>& names, unsigned& mask, std::string& err) {
-  mask = 0;
+Result<unsigned> scsi_debug_opts_mask(const std::vector<std::string>& names) {
+  unsigned mask = 0;
   for (auto& n : names) {
     auto& opts = proto::kScsiDebugOpts;
     auto it = std::find_if(std::begin(opts), std::end(opts), [&](const proto::ScsiDebugOpt& o) { return n == o.name; });
     if (it == std::end(opts)) {
-      err = "unknown scsi_debug opt '" + n + "' (known:";
-      for (auto& o : opts) err += std::string(" ") + o.name;
-      err += ")";
-      return false;
+      std::string known;
+      for (auto& o : opts) known += std::string(" ") + o.name;
+      return Error{ErrorKind::Usage, "unknown scsi_debug opt '" + n + "' (known:" + known + ")"};
     }
     mask |= it->bit;
   }
-  return true;
+  return mask;
 }
 
-std::string flakey_table_params(const FlakeyParams& p, std::string& err) {
-  if (p.up_interval + p.down_interval == 0) {
-    err = "up_interval + down_interval is 0: dm-flakey needs a cycle of at least one second";
-    return {};
-  }
+Result<std::string> flakey_table_params(const FlakeyParams& p) {
+  if (p.up_interval + p.down_interval == 0)
+    return Error{ErrorKind::Usage, "up_interval + down_interval is 0: dm-flakey needs a cycle of at least one second"};
   std::vector<std::string> features;
   if (p.drop_writes) features.push_back("drop_writes");
   if (p.error_writes) features.push_back("error_writes");
-  if (p.drop_writes && p.error_writes) {
-    err = "drop_writes and error_writes exclude each other (dm-flakey applies only the first)";
-    return {};
-  }
+  if (p.drop_writes && p.error_writes)
+    return Error{ErrorKind::Usage, "drop_writes and error_writes exclude each other (dm-flakey applies only the first)"};
   if (!p.corrupt_bio_byte.empty()) {
     auto& c = p.corrupt_bio_byte;
-    if (c.size() != 4) {
-      err = "corrupt_bio_byte needs 4 numbers: [nth_byte, direction (0 read, 1 write), value, flags]";
-      return {};
-    }
-    if (c[0] < 1) {
-      err = "corrupt_bio_byte: nth_byte counts from 1";
-      return {};
-    }
-    if (c[1] != 0 && c[1] != 1) {
-      err = "corrupt_bio_byte: direction is 0 (read) or 1 (write)";
-      return {};
-    }
-    if (c[2] < 0 || c[2] > 255) {
-      err = "corrupt_bio_byte: value is 0..255";
-      return {};
-    }
-    if (c[1] == 1 && (p.drop_writes || p.error_writes)) {
-      err = "corrupt_bio_byte on writes is incompatible with drop_writes and error_writes";
-      return {};
-    }
+    if (c.size() != 4)
+      return Error{ErrorKind::Usage, "corrupt_bio_byte needs 4 numbers: [nth_byte, direction (0 read, 1 write), value, flags]"};
+    if (c[0] < 1)
+      return Error{ErrorKind::Usage, "corrupt_bio_byte: nth_byte counts from 1"};
+    if (c[1] != 0 && c[1] != 1)
+      return Error{ErrorKind::Usage, "corrupt_bio_byte: direction is 0 (read) or 1 (write)"};
+    if (c[2] < 0 || c[2] > 255)
+      return Error{ErrorKind::Usage, "corrupt_bio_byte: value is 0..255"};
+    if (c[1] == 1 && (p.drop_writes || p.error_writes))
+      return Error{ErrorKind::Usage, "corrupt_bio_byte on writes is incompatible with drop_writes and error_writes"};
     features.push_back("corrupt_bio_byte");
     features.push_back(std::to_string(c[0]));
     features.push_back(c[1] == 1 ? "w" : "r");

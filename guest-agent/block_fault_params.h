@@ -1,6 +1,8 @@
 #pragma once
 // The pure parts of the block fault modules: kernel knob syntax built from scenario
 // parameters and kernel replies parsed back. No I/O, so unit tests cover them on the host.
+#include "common/result.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,9 +12,9 @@ namespace fb::agent {
 // dm-dust's "listbadblocks" reply: one block number per line, or "No blocks in badblocklist".
 std::vector<std::uint64_t> parse_dust_block_list(const std::string& reply);
 
-// scsi_debug opts names (protocol/scsi_debug_opts.h) to the opts bit mask. False with err
-// naming the unknown name and the known ones.
-bool scsi_debug_opts_mask(const std::vector<std::string>& names, unsigned& mask, std::string& err);
+// scsi_debug opts names (protocol/scsi_debug_opts.h) to the opts bit mask, or an error naming
+// the unknown name and the known ones.
+Result<unsigned> scsi_debug_opts_mask(const std::vector<std::string>& names);
 
 struct FlakeyParams {
   std::string device;  // /dev/vdX
@@ -22,8 +24,8 @@ struct FlakeyParams {
   bool error_writes = false;
   std::vector<std::int64_t> corrupt_bio_byte;  // empty or [nth_byte, direction 0 read / 1 write, value, flags]
 };
-// The dm-flakey table parameters after "flakey" (6.1 syntax), or "" with err.
-std::string flakey_table_params(const FlakeyParams& p, std::string& err);
+// The dm-flakey table parameters after "flakey" (6.1 syntax), or why they cannot be.
+Result<std::string> flakey_table_params(const FlakeyParams& p);
 
 // null_blk's badblocks attribute takes "+first-last" ranges: consecutive sectors merged.
 std::vector<std::string> null_blk_badblock_ranges(std::vector<std::uint64_t> sectors);

@@ -12,7 +12,7 @@ namespace fb::agent {
 bool is_block_fault_type(const std::string& type);
 
 // spec as for arm_fault(). Nothing stays behind when it fails.
-std::unique_ptr<Fault> arm_block_fault(const nlohmann::json& spec, ArmError& error);
+AgentResult<std::unique_ptr<Fault>> arm_block_fault(const nlohmann::json& spec);
 
 // Where the agent finds tracefs and configfs (tests on the host may point them elsewhere).
 void set_tracefs_root(const std::string& root);

@@ -320,56 +320,33 @@ std::optional<bool> in_error_injection_list(const std::string& fn) {
   return false;
 }
 
-}  // namespace
+AgentError not_injectable(const std::string& fn) {
+  return AgentError{proto::errc::kNotInjectable,
+                    "'" + fn + "' is not in the kernel's error-injection list (" + g_error_injection_list +
+                        "): bpf_override_return works only on ALLOW_ERROR_INJECTION functions"};
+}
 
-void set_error_injection_list_path(const std::string& path) { g_error_injection_list = path; }
 
-std::unique_ptr<Fault> arm_bpf_override(const json& p, ArmError& error) {
-  std::string fn = p.value("function", "");
-  std::int64_t retval = p.value("retval", -12LL);
-  int probability = p.value("probability", 100);
-  if (fn.empty()) {
-    error = {proto::errc::kBadRequest, "bpf_override needs \"function\""};
-    return nullptr;
-  }
-  if (probability < 0 || probability > 100) {
-    error = {proto::errc::kBadRequest, "bpf_override: probability must be 0..100"};
-    return nullptr;
-  }
-  auto not_injectable = [&] {
-    error = {proto::errc::kNotInjectable,
-             "'" + fn + "' is not in the kernel's error-injection list (" + g_error_injection_list +
-                 "): bpf_override_return works only on ALLOW_ERROR_INJECTION functions"};
-    return nullptr;
-  };
-  // Refuse up front with the reason; the kernel would refuse the attach with a bare EINVAL.
-  if (in_error_injection_list(fn) == false) return not_injectable();
-  std::string pmu_type = read_first_line(kKprobePmuType);
-  char* end = nullptr;
-  unsigned long kprobe_pmu = strtoul(pmu_type.c_str(), &end, 10);
-  if (pmu_type.empty() || *end != '\0') {
-    error = {proto::errc::kNotAvailable, std::string("no ") + kKprobePmuType + " (CONFIG_KPROBE_EVENTS off?)"};
-    return nullptr;
-  }
-
-  auto fail = [&](const Error& e) {
-    error = {proto::errc::kArmFailed, e.message};
-    return nullptr;
-  };
+// The program, its maps and the kprobe perf event it is attached through, enabled.
+AgentResult<std::unique_ptr<Fault>> attach_override(const std::string& fn, std::int64_t retval, int probability,
+                                                    unsigned long kprobe_pmu) {
+  using proto::errc::kArmFailed;
   Maps maps;
-  auto targets = create_map(BPF_MAP_TYPE_HASH, sizeof(std::uint64_t), sizeof(std::uint32_t), kMaxTargets, "fb_targets");
-  if (!targets) return fail(targets.error());
+  auto targets = with_code(kArmFailed, create_map(BPF_MAP_TYPE_HASH, sizeof(std::uint64_t), sizeof(std::uint32_t),
+                                                  kMaxTargets, "fb_targets"));
+  if (!targets) return targets.error();
   maps.targets = std::move(*targets);
-  auto counters = create_map(BPF_MAP_TYPE_ARRAY, sizeof(std::uint32_t), sizeof(std::uint64_t), 2, "fb_counters");
-  if (!counters) return fail(counters.error());
+  auto counters = with_code(kArmFailed, create_map(BPF_MAP_TYPE_ARRAY, sizeof(std::uint32_t), sizeof(std::uint64_t), 2,
+                                                   "fb_counters"));
+  if (!counters) return counters.error();
   maps.counters = std::move(*counters);
-  auto stacks = create_map(BPF_MAP_TYPE_STACK_TRACE, sizeof(std::uint32_t), kStackDepth * sizeof(std::uint64_t),
-                           kMaxStacks, "fb_stacks");
-  if (!stacks) return fail(stacks.error());
+  auto stacks = with_code(kArmFailed, create_map(BPF_MAP_TYPE_STACK_TRACE, sizeof(std::uint32_t),
+                                                 kStackDepth * sizeof(std::uint64_t), kMaxStacks, "fb_stacks"));
+  if (!stacks) return stacks.error();
   maps.stacks = std::move(*stacks);
 
-  auto prog = load_program(override_program(maps, retval, probability));
-  if (!prog) return fail(prog.error());
+  auto prog = with_code(kArmFailed, load_program(override_program(maps, retval, probability)));
+  if (!prog) return prog.error();
 
   // A kprobe perf event on fn (pid -1, cpu 0: a kprobe event runs its program on every CPU).
   perf_event_attr attr{};
@@ -382,22 +359,38 @@ std::unique_ptr<Fault> arm_bpf_override(const json& p, ArmError& error) {
   attr.wakeup_events = 1;
   attr.disabled = 1;
   Fd event(static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
-  if (!event) {
-    error = {errno == ENOENT || errno == EINVAL ? proto::errc::kNotInjectable : proto::errc::kArmFailed,
-             "perf_event_open(kprobe " + fn + "): " + strerror(errno)};
-    return nullptr;
-  }
+  if (!event)
+    return AgentError{errno == ENOENT || errno == EINVAL ? proto::errc::kNotInjectable : proto::errc::kArmFailed,
+                      "perf_event_open(kprobe " + fn + "): " + strerror(errno)};
   if (ioctl(event.get(), PERF_EVENT_IOC_SET_BPF, prog->get()) != 0) {
     // EINVAL here is the kernel's own refusal of an override outside the error-injection list.
-    if (errno == EINVAL) return not_injectable();
-    error = {proto::errc::kArmFailed, std::string("PERF_EVENT_IOC_SET_BPF: ") + strerror(errno)};
-    return nullptr;
+    if (errno == EINVAL) return not_injectable(fn);
+    return AgentError{proto::errc::kArmFailed, std::string("PERF_EVENT_IOC_SET_BPF: ") + strerror(errno)};
   }
-  if (ioctl(event.get(), PERF_EVENT_IOC_ENABLE, 0) != 0) {
-    error = {proto::errc::kArmFailed, std::string("PERF_EVENT_IOC_ENABLE: ") + strerror(errno)};
-    return nullptr;
-  }
-  return std::make_unique<BpfOverride>(std::move(maps), std::move(*prog), std::move(event));
+  if (ioctl(event.get(), PERF_EVENT_IOC_ENABLE, 0) != 0)
+    return AgentError{proto::errc::kArmFailed, std::string("PERF_EVENT_IOC_ENABLE: ") + strerror(errno)};
+  return std::unique_ptr<Fault>(std::make_unique<BpfOverride>(std::move(maps), std::move(*prog), std::move(event)));
+}
+
+}  // namespace
+
+void set_error_injection_list_path(const std::string& path) { g_error_injection_list = path; }
+
+AgentResult<std::unique_ptr<Fault>> arm_bpf_override(const json& p) {
+  std::string fn = p.value("function", "");
+  std::int64_t retval = p.value("retval", -12LL);
+  int probability = p.value("probability", 100);
+  if (fn.empty()) return AgentError{proto::errc::kBadRequest, "bpf_override needs \"function\""};
+  if (probability < 0 || probability > 100)
+    return AgentError{proto::errc::kBadRequest, "bpf_override: probability must be 0..100"};
+  // Refuse up front with the reason; the kernel would refuse the attach with a bare EINVAL.
+  if (in_error_injection_list(fn) == false) return not_injectable(fn);
+  std::string pmu_type = read_first_line(kKprobePmuType);
+  char* end = nullptr;
+  unsigned long kprobe_pmu = strtoul(pmu_type.c_str(), &end, 10);
+  if (pmu_type.empty() || *end != '\0')
+    return AgentError{proto::errc::kNotAvailable, std::string("no ") + kKprobePmuType + " (CONFIG_KPROBE_EVENTS off?)"};
+  return attach_override(fn, retval, probability, kprobe_pmu);
 }
 
 }  // namespace fb::agent

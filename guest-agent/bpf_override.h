@@ -10,7 +10,7 @@
 namespace fb::agent {
 
 // params: {"function" (required), "retval" (default -12), "probability" 0..100 (default 100)}.
-std::unique_ptr<Fault> arm_bpf_override(const nlohmann::json& params, ArmError& error);
+AgentResult<std::unique_ptr<Fault>> arm_bpf_override(const nlohmann::json& params);
 
 // Where the agent finds the kernel's error-injection list (tests point it elsewhere).
 void set_error_injection_list_path(const std::string& path);

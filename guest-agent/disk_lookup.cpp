@@ -109,32 +109,23 @@ std::vector<std::string> wait_for_named_disks(const std::string& sysfs, std::chr
   }
 }
 
-std::string disk_target_dir(const std::string& sysfs, const std::string& target, std::string& err) {
-  if (target.rfind("disk:", 0) != 0) {
-    err = "target '" + target + "' is not disk:NAME[/N]";
-    return {};
-  }
+Result<std::string> disk_target_dir(const std::string& sysfs, const std::string& target) {
+  if (target.rfind("disk:", 0) != 0) return Error{ErrorKind::Usage, "target '" + target + "' is not disk:NAME[/N]"};
   std::string rest = target.substr(5);
   auto slash = rest.find('/');
   std::string name = rest.substr(0, slash);
   std::string part = slash == std::string::npos ? "" : rest.substr(slash + 1);
   std::string serial = serial_for(name);
-  if (serial.empty()) {
-    err = "no disk named '" + name + "' was announced to the guest";
-    return {};
-  }
+  if (serial.empty()) return Error{ErrorKind::Usage, "no disk named '" + name + "' was announced to the guest"};
   std::string dev = find_disk_by_serial(sysfs, serial);
-  if (dev.empty()) {
-    err = "no disk with serial '" + serial + "' in the guest (is its bus's driver in the kernel?)";
-    return {};
-  }
+  if (dev.empty())
+    return Error{ErrorKind::Usage, "no disk with serial '" + serial + "' in the guest (is its bus's driver in the kernel?)"};
   std::string dir = sysfs + "/block/" + dev;
   if (part.empty()) return dir;
   // Partition N is the child whose `partition` file says N: vdb1, sdc1, nvme0n1p1 alike.
   for (auto& child : dir_entries(dir))
     if (read_text(dir + "/" + child + "/partition") == part) return dir + "/" + child;
-  err = "disk '" + name + "' (" + dev + ") has no partition " + part;
-  return {};
+  return Error{ErrorKind::Usage, "disk '" + name + "' (" + dev + ") has no partition " + part};
 }
 
 std::vector<std::string> disk_env(const std::string& sysfs) {

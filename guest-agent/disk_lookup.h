@@ -3,6 +3,8 @@
 // /sys/block/vdX/serial, a SCSI disk (virtio-scsi's scsi-hd, an ATA disk through libata's SCSI
 // translation) as the unit serial number of VPD page 0x80 in /sys/block/sdX/device/vpd_pg80.
 // The one place that maps "disk:NAME[/N]" and FAULTBOX_DISK_<NAME> to devices.
+#include "common/result.h"
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -45,8 +47,8 @@ std::string find_disk_by_serial(const std::string& sysfs, const std::string& ser
 std::vector<std::string> wait_for_named_disks(const std::string& sysfs, std::chrono::milliseconds timeout);
 
 // The sysfs directory of "disk:NAME" or "disk:NAME/N" (partition N, whatever the kernel calls
-// it: vdb1, sdc1), or "" with err saying why not.
-std::string disk_target_dir(const std::string& sysfs, const std::string& target, std::string& err);
+// it: vdb1, sdc1), or why not.
+Result<std::string> disk_target_dir(const std::string& sysfs, const std::string& target);
 
 // "FAULTBOX_DISK_<NAME>=/dev/X" for each named disk present (NAME upper-cased, other characters
 // '_'); with no named disks, one per disk with a serial, named after the serial.

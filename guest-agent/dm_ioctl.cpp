@@ -22,36 +22,26 @@ std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
 }  // namespace
 
-DmControl DmControl::open(std::string& err) {
+Result<DmControl> DmControl::open() {
   Fd fd(::open(kControlPath, O_RDWR | O_CLOEXEC));
   if (!fd) {
     // devtmpfs names the misc device "mapper/control" only once dm registered it; if the node is
     // missing (a /dev that is not devtmpfs), make it ourselves.
     mkdir("/dev/mapper", 0755);
-    if (mknod(kControlPath, S_IFCHR | 0600, makedev(10, 236)) != 0 && errno != EEXIST) {
-      err = std::string("mknod ") + kControlPath + ": " + strerror(errno);
-      return DmControl(Fd());
-    }
+    if (mknod(kControlPath, S_IFCHR | 0600, makedev(10, 236)) != 0 && errno != EEXIST)
+      return Error{ErrorKind::Infra, std::string("mknod ") + kControlPath + ": " + strerror(errno)};
     fd.reset(::open(kControlPath, O_RDWR | O_CLOEXEC));
-    if (!fd) {
-      err = std::string("open ") + kControlPath + ": " + strerror(errno) + " (kernel without CONFIG_BLK_DEV_DM?)";
-      return DmControl(Fd());
-    }
+    if (!fd)
+      return Error{ErrorKind::Infra,
+                   std::string("open ") + kControlPath + ": " + strerror(errno) + " (kernel without CONFIG_BLK_DEV_DM?)"};
   }
   return DmControl(std::move(fd));
 }
 
-bool DmControl::call(unsigned long request, const std::string& name, const std::string& payload,
-                     std::uint32_t target_count, std::uint32_t flags, std::string* reply, std::uint64_t* dev,
-                     std::string& err) {
-  if (name.size() >= DM_NAME_LEN) {
-    err = "dm name too long: " + name;
-    return false;
-  }
-  if (sizeof(dm_ioctl) + payload.size() > kBufferBytes) {
-    err = "dm request too large";
-    return false;
-  }
+Result<DmControl::Reply> DmControl::call(unsigned long request, const std::string& name, const std::string& payload,
+                                         std::uint32_t target_count, std::uint32_t flags) {
+  if (name.size() >= DM_NAME_LEN) return Error{ErrorKind::Infra, "dm name too long: " + name};
+  if (sizeof(dm_ioctl) + payload.size() > kBufferBytes) return Error{ErrorKind::Infra, "dm request too large"};
   // 8-byte aligned: the kernel reads u64 fields of the payload in place.
   std::vector<std::uint64_t> buf(kBufferBytes / 8, 0);
   auto* io = reinterpret_cast<dm_ioctl*>(buf.data());
@@ -64,37 +54,27 @@ bool DmControl::call(unsigned long request, const std::string& name, const std::
   io->flags = flags;
   strncpy(io->name, name.c_str(), DM_NAME_LEN - 1);
   memcpy(reinterpret_cast<char*>(io) + io->data_start, payload.data(), payload.size());
-  if (ioctl(fd_.get(), request, io) != 0) {
-    err = strerror(errno);
-    return false;
+  if (ioctl(fd_.get(), request, io) != 0) return Error{ErrorKind::Infra, strerror(errno)};
+  Reply reply;
+  reply.dev = io->dev;
+  if ((io->flags & DM_DATA_OUT_FLAG) && io->data_start < kBufferBytes) {
+    const char* out = reinterpret_cast<const char*>(io) + io->data_start;
+    reply.data.assign(out, strnlen(out, kBufferBytes - io->data_start));
   }
-  if (dev) *dev = io->dev;
-  if (reply) {
-    reply->clear();
-    if ((io->flags & DM_DATA_OUT_FLAG) && io->data_start < kBufferBytes) {
-      const char* out = reinterpret_cast<const char*>(io) + io->data_start;
-      reply->assign(out, strnlen(out, kBufferBytes - io->data_start));
-    }
-    if (io->flags & DM_BUFFER_FULL_FLAG) reply->append("\n[faultbox: reply truncated]");
-  }
-  return true;
+  if (io->flags & DM_BUFFER_FULL_FLAG) reply.data.append("\n[faultbox: reply truncated]");
+  return reply;
 }
 
-bool DmControl::create(const std::string& name, std::uint64_t& dev, std::string& err) {
-  if (!call(DM_DEV_CREATE, name, {}, 0, 0, nullptr, &dev, err)) {
-    err = "DM_DEV_CREATE " + name + ": " + err;
-    return false;
-  }
-  return true;
+Result<std::uint64_t> DmControl::create(const std::string& name) {
+  auto r = call(DM_DEV_CREATE, name, {}, 0, 0);
+  if (!r) return Error{ErrorKind::Infra, "DM_DEV_CREATE " + name + ": " + r.error().message};
+  return r->dev;
 }
 
-bool DmControl::load_table(const std::string& name, const std::vector<DmTarget>& targets, std::string& err) {
+Status DmControl::load_table(const std::string& name, const std::vector<DmTarget>& targets) {
   std::string payload;
   for (auto& t : targets) {
-    if (t.type.size() >= DM_MAX_TYPE_NAME) {
-      err = "dm target type too long: " + t.type;
-      return false;
-    }
+    if (t.type.size() >= DM_MAX_TYPE_NAME) return Error{ErrorKind::Infra, "dm target type too long: " + t.type};
     dm_target_spec spec{};
     spec.sector_start = t.start_sector;
     spec.length = t.sectors;
@@ -106,38 +86,30 @@ bool DmControl::load_table(const std::string& name, const std::vector<DmTarget>&
     memcpy(chunk.data() + sizeof spec, t.params.data(), t.params.size());
     payload += chunk;
   }
-  if (!call(DM_TABLE_LOAD, name, payload, static_cast<std::uint32_t>(targets.size()), 0, nullptr, nullptr, err)) {
-    err = "DM_TABLE_LOAD " + name + ": " + err + " (the kernel log says why)";
-    return false;
-  }
-  return true;
+  auto r = call(DM_TABLE_LOAD, name, payload, static_cast<std::uint32_t>(targets.size()), 0);
+  if (!r) return Error{ErrorKind::Infra, "DM_TABLE_LOAD " + name + ": " + r.error().message + " (the kernel log says why)"};
+  return {};
 }
 
-bool DmControl::resume(const std::string& name, std::string& err) {
-  if (!call(DM_DEV_SUSPEND, name, {}, 0, 0, nullptr, nullptr, err)) {
-    err = "resume " + name + ": " + err;
-    return false;
-  }
-  return true;
+Status DmControl::resume(const std::string& name) {
+  auto r = call(DM_DEV_SUSPEND, name, {}, 0, 0);
+  if (!r) return Error{ErrorKind::Infra, "resume " + name + ": " + r.error().message};
+  return {};
 }
 
-bool DmControl::message(const std::string& name, const std::string& text, std::string& reply, std::string& err) {
+Result<std::string> DmControl::message(const std::string& name, const std::string& text) {
   std::string payload(sizeof(dm_target_msg), '\0');  // sector 0: the one target of our tables
   payload += text;
   payload.push_back('\0');
-  if (!call(DM_TARGET_MSG, name, payload, 0, 0, &reply, nullptr, err)) {
-    err = "message '" + text + "' to " + name + ": " + err;
-    return false;
-  }
-  return true;
+  auto r = call(DM_TARGET_MSG, name, payload, 0, 0);
+  if (!r) return Error{ErrorKind::Infra, "message '" + text + "' to " + name + ": " + r.error().message};
+  return std::move(r->data);
 }
 
-bool DmControl::remove(const std::string& name, bool deferred, std::string& err) {
-  if (!call(DM_DEV_REMOVE, name, {}, 0, deferred ? DM_DEFERRED_REMOVE : 0, nullptr, nullptr, err)) {
-    err = "DM_DEV_REMOVE " + name + ": " + err;
-    return false;
-  }
-  return true;
+Status DmControl::remove(const std::string& name, bool deferred) {
+  auto r = call(DM_DEV_REMOVE, name, {}, 0, deferred ? DM_DEFERRED_REMOVE : 0);
+  if (!r) return Error{ErrorKind::Infra, "DM_DEV_REMOVE " + name + ": " + r.error().message};
+  return {};
 }
 
 }  // namespace fb::agent

@@ -3,6 +3,7 @@
 // it, and reads back how often it fired. Safe defaults: task_filter on (only processes the
 // agent marks with make-it-fail can fail, never the agent or init), verbose 1.
 #include "common/result.h"
+#include "guest-agent/agent_error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -42,17 +43,13 @@ class Fault {
   virtual void on_step_end(const StepProcess&) {}
 };
 
-struct ArmError {
-  std::string code;  // protocol error code
-  std::string message;
-};
-
-// spec: {"type", "name", "params": {...}}. Returns the armed fault or why not.
-std::unique_ptr<Fault> arm_fault(const nlohmann::json& spec, ArmError& error);
+// spec: {"type", "name", "params": {...}}. Returns the armed fault or why not (with its
+// protocol error code).
+AgentResult<std::unique_ptr<Fault>> arm_fault(const nlohmann::json& spec);
 
 // The sysfs directory of "disk:NAME" or "disk:NAME/N" (disk_lookup.h, under the sysfs root),
-// or "" with err saying why not.
-std::string resolve_disk_target(const std::string& target, std::string& err);
+// or why not.
+Result<std::string> resolve_disk_target(const std::string& target);
 
 // Where the agent finds debugfs and sysfs (tests on the host point them at a fake tree).
 void set_debugfs_root(const std::string& root);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/mount.h>
@@ -24,6 +25,32 @@ void mount_one(const char* source, const char* target, const char* type, unsigne
     fprintf(stderr, "faultbox-agent: mount %s on %s: %s\n", type, target, strerror(errno));
 }
 
+// A fresh tmpfs on /tmp would hide what the image put there (files included from the host's
+// /tmp), so it is filled beside /tmp with a copy first and then moved over it. The originals
+// stay beneath: small, and still reachable if the move fails.
+void mount_tmp_over_image_tmp(const char* staging) {
+  namespace fs = std::filesystem;
+  mkdir("/tmp", 01777);
+  mkdir(staging, 0700);
+  if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    fprintf(stderr, "faultbox-agent: mount tmpfs on %s: %s\n", staging, strerror(errno));
+    return;
+  }
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator("/tmp", ec)) {
+    std::error_code copy_ec;
+    fs::copy(entry.path(), fs::path(staging) / entry.path().filename(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, copy_ec);
+    if (copy_ec)
+      fprintf(stderr, "faultbox-agent: copy %s into the /tmp tmpfs: %s\n", entry.path().c_str(), copy_ec.message().c_str());
+  }
+  if (mount(staging, "/tmp", nullptr, MS_MOVE, nullptr) != 0) {
+    fprintf(stderr, "faultbox-agent: move the tmpfs from %s to /tmp: %s\n", staging, strerror(errno));
+    umount2(staging, MNT_DETACH);
+  }
+  rmdir(staging);
+}
+
 }  // namespace
 
 void mount_guest_filesystems() {
@@ -35,8 +62,8 @@ void mount_guest_filesystems() {
   mount_one("tracefs", "/sys/kernel/tracing", "tracefs", kNoSuid, nullptr);
   mount_one("configfs", "/sys/kernel/config", "configfs", kNoSuid, nullptr);
   mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", kNoSuid, nullptr);
-  mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  mount_tmp_over_image_tmp("/run/faultbox-tmp");
   mkdir("/dev/pts", 0755);
   mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666");
   // Fresh /dev (devtmpfs) has console and null, but the kernel opened our stdio on the

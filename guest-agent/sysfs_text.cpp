@@ -11,17 +11,12 @@
 
 namespace fb::agent {
 
-bool write_text(const std::string& path, const std::string& value, std::string& err, int flags) {
+Status write_text(const std::string& path, const std::string& value, int flags) {
   Fd fd(open(path.c_str(), flags | O_CLOEXEC));
-  if (!fd) {
-    err = "open " + path + ": " + strerror(errno);
-    return false;
-  }
-  if (!write_all(fd.get(), value.data(), value.size())) {
-    err = "write '" + value + "' to " + path + ": " + strerror(errno);
-    return false;
-  }
-  return true;
+  if (!fd) return Error{ErrorKind::Infra, "open " + path + ": " + strerror(errno)};
+  if (!write_all(fd.get(), value.data(), value.size()))
+    return Error{ErrorKind::Infra, "write '" + value + "' to " + path + ": " + strerror(errno)};
+  return {};
 }
 
 std::string read_text(const std::string& path) {

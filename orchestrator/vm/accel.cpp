@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/utsname.h>
@@ -33,19 +35,74 @@ std::string kvm_device_problem() {
   return {};
 }
 
-namespace {
+CachedVerdictUse use_of_cached_kvm_verdict(const CachedKvmVerdict& cached, std::chrono::system_clock::time_point now) {
+  if (cached.works) return CachedVerdictUse::UseCached;
+  if (!cached.made_at) return CachedVerdictUse::Reprobe;
+  auto age = now - *cached.made_at;
+  if (age < std::chrono::system_clock::duration::zero() || age >= kKvmNegativeVerdictMaxAge)
+    return CachedVerdictUse::Reprobe;
+  return CachedVerdictUse::UseCached;
+}
 
-struct ProbeOutcome {
-  bool ok = false;
-  std::string why;
-};
+bool should_cache_kvm_probe(const KvmProbeOutcome& outcome) { return outcome.definite; }
+
+std::string kvm_verdict_json(const KvmProbeOutcome& outcome, std::chrono::system_clock::time_point now,
+                             const std::string& host_kernel, const std::string& qemu_version) {
+  auto made_at = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  nlohmann::json verdict = {{"kvm_works", outcome.works}, {"why", outcome.why},     {"made_at_unix", made_at},
+                            {"host_kernel", host_kernel},  {"qemu", qemu_version}};
+  return verdict.dump(2);
+}
+
+std::optional<CachedKvmVerdict> parse_kvm_verdict(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("kvm_works") || !j["kvm_works"].is_boolean()) return std::nullopt;
+  CachedKvmVerdict v;
+  v.works = j["kvm_works"].get<bool>();
+  if (j.contains("why") && j["why"].is_string()) v.why = j["why"].get<std::string>();
+  if (j.contains("made_at_unix") && j["made_at_unix"].is_number_integer())
+    v.made_at = std::chrono::system_clock::time_point(std::chrono::seconds(j["made_at_unix"].get<std::int64_t>()));
+  return v;
+}
+
+AccelChoice accel_choice_from_probe(const KvmProbeOutcome& outcome) {
+  if (outcome.works) return AccelChoice{Accel::Kvm, "kvm (probe passed)", false};
+  if (!outcome.definite) return AccelChoice{Accel::Tcg, "tcg: " + outcome.why + " (not cached)", false};
+  return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + outcome.why, false};
+}
+
+KvmProbeOutcome classify_kvm_probe(const std::string& output, ProbeEnd end, const std::string& exit_description,
+                                   std::chrono::milliseconds timeout) {
+  if (output.find(proto::kProbeMarker) != std::string::npos) return {true, true, {}};
+  // QEMU's own complaint (e.g. "failed to set MSR 0x10a", "KVM internal error") is the most useful line.
+  for (const char* word : {"error", "failed", "qemu-system"}) {
+    auto pos = output.find(word);
+    if (pos == std::string::npos) continue;
+    auto b = output.rfind('\n', pos);
+    auto e = output.find('\n', pos);
+    b = b == std::string::npos ? 0 : b + 1;
+    return {false, true, output.substr(b, e == std::string::npos ? std::string::npos : e - b)};
+  }
+  switch (end) {
+    case ProbeEnd::TimedOut:
+      // Slow is not broken: a loaded host can miss the deadline with a working KVM.
+      return {false, false, fmt::format("kvm probe timed out after {} ms", timeout.count())};
+    case ProbeEnd::KilledBySignal:
+      return {false, false, fmt::format("kvm probe QEMU ended early ({})", exit_description)};
+    case ProbeEnd::Exited:
+      break;
+  }
+  return {false, true, fmt::format("guest never reached init ({}; reboot loop?)", exit_description)};
+}
+
+namespace {
 
 // Boots the kernel under KVM with the agent in probe mode; success is the marker on the
 // serial console. Plain poll() on QEMU's stdout: no event loop needed for one pipe.
-ProbeOutcome probe_kvm(const std::string& qemu, const fs::path& kernel, const fs::path& initrd,
-                       std::chrono::milliseconds timeout) {
+KvmProbeOutcome probe_kvm(const std::string& qemu, const fs::path& kernel, const fs::path& initrd,
+                          std::chrono::milliseconds timeout) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return {false, "pipe failed"};
+  if (pipe2(p, O_CLOEXEC) != 0) return {false, false, fmt::format("kvm probe could not run: pipe: {}", strerror(errno))};
   Fd r(p[0]), w(p[1]);
   std::vector<std::string> argv = {qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"};
   for (auto& a : qemu_machine_args(Accel::Kvm)) argv.push_back(a);
@@ -58,19 +115,19 @@ ProbeOutcome probe_kvm(const std::string& qemu, const fs::path& kernel, const fs
   so.stderr_fd = w.get();
   so.new_process_group = true;
   auto child = ChildProcess::spawn(argv, so);
-  if (!child) return {false, child.error().message};
+  if (!child) return {false, false, "kvm probe could not run: " + child.error().message};
   w.reset();
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (out.find(proto::kProbeMarker) != std::string::npos) {
       child->kill();
-      return {true, {}};
+      return {true, true, {}};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       child->kill();
-      return {false, fmt::format("probe boot did not reach init within {} ms", timeout.count())};
+      return classify_kvm_probe(out, ProbeEnd::TimedOut, {}, timeout);
     }
     pollfd pfd{r.get(), POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -80,20 +137,8 @@ ProbeOutcome probe_kvm(const std::string& qemu, const fs::path& kernel, const fs
     out.append(buf, static_cast<std::size_t>(n));
   }
   auto st = child->wait();
-  if (out.find(proto::kProbeMarker) != std::string::npos) return {true, {}};
-  // QEMU's own complaint (e.g. "failed to set MSR 0x10a") is the most useful line.
-  std::string why;
-  for (auto& line : {std::string("error"), std::string("failed"), std::string("qemu-system")}) {
-    auto pos = out.find(line);
-    if (pos != std::string::npos) {
-      auto b = out.rfind('\n', pos);
-      auto e = out.find('\n', pos);
-      why = out.substr(b == std::string::npos ? 0 : b + 1, e == std::string::npos ? std::string::npos : e - b - 1);
-      break;
-    }
-  }
-  if (why.empty()) why = fmt::format("guest never reached init ({}; reboot loop?)", st.describe());
-  return {false, why};
+  return classify_kvm_probe(out, st.exited_normally() ? ProbeEnd::Exited : ProbeEnd::KilledBySignal, st.describe(),
+                            timeout);
 }
 
 }  // namespace
@@ -117,21 +162,19 @@ Result<AccelChoice> choose_accel(AccelRequest req, const fs::path& kernel, const
   auto dir = cache_subdir("accel");
   if (!dir) return dir.error();
   fs::path verdict_file = *dir / (key + ".json");
-  if (auto cached = read_file(verdict_file)) {
-    auto j = nlohmann::json::parse(*cached, nullptr, false);
-    if (!j.is_discarded() && j.contains("kvm_works")) {
-      bool works = j["kvm_works"];
-      std::string why = j.value("why", "");
-      if (works) return AccelChoice{Accel::Kvm, "kvm (probe passed, cached)", true};
-      return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + why + " (cached probe; faultbox doctor --reprobe)", true};
+  auto now = std::chrono::system_clock::now();
+  if (auto text = read_file(verdict_file)) {
+    auto cached = parse_kvm_verdict(*text);
+    if (cached && use_of_cached_kvm_verdict(*cached, now) == CachedVerdictUse::UseCached) {
+      if (cached->works) return AccelChoice{Accel::Kvm, "kvm (probe passed, cached)", true};
+      return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + cached->why + " (cached probe; faultbox doctor --reprobe)",
+                         true};
     }
   }
   auto outcome = probe_kvm(*qemu, kernel, initrd, Timeouts::for_accel(Accel::Kvm).accel_probe);
-  nlohmann::json verdict = {{"kvm_works", outcome.ok}, {"why", outcome.why}, {"host_kernel", u.release},
-                            {"qemu", *version}};
-  (void)write_file_atomic(verdict_file, verdict.dump(2));
-  if (outcome.ok) return AccelChoice{Accel::Kvm, "kvm (probe passed)", false};
-  return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + outcome.why, false};
+  if (should_cache_kvm_probe(outcome))
+    (void)write_file_atomic(verdict_file, kvm_verdict_json(outcome, now, u.release, *version));
+  return accel_choice_from_probe(outcome);
 }
 
 }  // namespace fb

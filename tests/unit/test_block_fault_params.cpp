@@ -14,52 +14,54 @@ TEST_CASE("dm-dust listbadblocks reply: one block per line, the empty-list sente
 }
 
 TEST_CASE("scsi_debug opts names map to 6.1's SDEBUG_OPT_* bits") {
-  unsigned mask = 0;
-  std::string err;
-  REQUIRE(scsi_debug_opts_mask({"medium_error"}, mask, err));
-  CHECK(mask == 0x2);
-  REQUIRE(scsi_debug_opts_mask({"timeout", "recovered_error", "transport_error"}, mask, err));
-  CHECK(mask == (0x4 | 0x8 | 0x10));
-  REQUIRE(scsi_debug_opts_mask({"host_busy", "cmd_abort", "mac_timeout", "short_transfer"}, mask, err));
-  CHECK(mask == (0x8000 | 0x10000 | 0x80 | 0x100));
-  REQUIRE(scsi_debug_opts_mask({}, mask, err));
-  CHECK(mask == 0);
-  CHECK_FALSE(scsi_debug_opts_mask({"medium_eror"}, mask, err));
-  CHECK(err.find("unknown scsi_debug opt 'medium_eror'") != std::string::npos);
-  CHECK(err.find("medium_error") != std::string::npos);
+  auto mask = [](std::vector<std::string> names) { return *scsi_debug_opts_mask(names); };
+  CHECK(mask({"medium_error"}) == 0x2);
+  CHECK(mask({"timeout", "recovered_error", "transport_error"}) == (0x4 | 0x8 | 0x10));
+  CHECK(mask({"host_busy", "cmd_abort", "mac_timeout", "short_transfer"}) == (0x8000 | 0x10000 | 0x80 | 0x100));
+  CHECK(mask({}) == 0);
+  auto unknown = scsi_debug_opts_mask({"medium_eror"});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message.find("unknown scsi_debug opt 'medium_eror'") != std::string::npos);
+  CHECK(unknown.error().message.find("medium_error") != std::string::npos);
 }
 
 TEST_CASE("dm-flakey table parameters follow the 6.1 syntax") {
-  std::string err;
+  // The table, or "" with the refusal in `why`.
+  std::string why;
+  auto table = [&](const FlakeyParams& p) {
+    auto t = flakey_table_params(p);
+    why = t ? "" : t.error().message;
+    return t ? *t : std::string();
+  };
   FlakeyParams p;
   p.device = "/dev/vdb";
-  CHECK(flakey_table_params(p, err) == "/dev/vdb 0 0 1");
+  CHECK(table(p) == "/dev/vdb 0 0 1");
   p.up_interval = 5;
   p.down_interval = 2;
   p.drop_writes = true;
-  CHECK(flakey_table_params(p, err) == "/dev/vdb 0 5 2 1 drop_writes");
+  CHECK(table(p) == "/dev/vdb 0 5 2 1 drop_writes");
   p.drop_writes = false;
   p.error_writes = true;
   p.corrupt_bio_byte = {32, 0, 1, 0};
-  CHECK(flakey_table_params(p, err) == "/dev/vdb 0 5 2 6 error_writes corrupt_bio_byte 32 r 1 0");
+  CHECK(table(p) == "/dev/vdb 0 5 2 6 error_writes corrupt_bio_byte 32 r 1 0");
   p.corrupt_bio_byte = {224, 1, 0, 32};
-  CHECK(flakey_table_params(p, err).empty());
-  CHECK(err.find("incompatible") != std::string::npos);
+  CHECK(table(p).empty());
+  CHECK(why.find("incompatible") != std::string::npos);
   p.error_writes = false;
-  CHECK(flakey_table_params(p, err) == "/dev/vdb 0 5 2 5 corrupt_bio_byte 224 w 0 32");
+  CHECK(table(p) == "/dev/vdb 0 5 2 5 corrupt_bio_byte 224 w 0 32");
   p.corrupt_bio_byte = {0, 1, 0, 0};
-  CHECK(flakey_table_params(p, err).empty());
+  CHECK(table(p).empty());
   p.corrupt_bio_byte = {1, 2, 0, 0};
-  CHECK(flakey_table_params(p, err).empty());
+  CHECK(table(p).empty());
   p.corrupt_bio_byte = {1, 0, 256, 0};
-  CHECK(flakey_table_params(p, err).empty());
+  CHECK(table(p).empty());
   p.corrupt_bio_byte = {1, 0};
-  CHECK(flakey_table_params(p, err).empty());
+  CHECK(table(p).empty());
   FlakeyParams never_down;
   never_down.device = "/dev/vdb";
   never_down.down_interval = 0;
-  CHECK(flakey_table_params(never_down, err).empty());
-  CHECK(err.find("up_interval + down_interval is 0") != std::string::npos);
+  CHECK(table(never_down).empty());
+  CHECK(why.find("up_interval + down_interval is 0") != std::string::npos);
 }
 
 TEST_CASE("null_blk bad sectors become merged +first-last ranges") {

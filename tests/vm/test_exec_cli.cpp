@@ -1,4 +1,5 @@
 // `faultbox exec` as a user runs it: real kernel, real QEMU, the agent as PID 1.
+#include "common/files.h"
 #include "tests/vm/vm_support.h"
 
 #include <nlohmann/json.hpp>
@@ -97,6 +98,33 @@ TEST_CASE("exec with --include brings a dynamic host tool with its libraries int
   // the kernel's device-mapper answers through the included binary and its libdevmapper
   CHECK_THAT(r.out, Catch::Contains("dust"));
   CHECK_THAT(r.out, Catch::Contains("flakey"));
+}
+
+// A helper script built into a fresh dir under the host's /tmp, included, and run in the guest
+// from the same path, on the given root; /tmp must still be a tmpfs anyone may write to.
+static void check_include_from_tmp_runs(const std::vector<std::string>& root_args) {
+  ScratchDir rt;
+  ScratchDir helper_dir;  // mkdtemp under /tmp
+  REQUIRE(helper_dir.path().string().rfind("/tmp/", 0) == 0);
+  auto helper = helper_dir.path() / "helper";
+  REQUIRE(write_file_atomic(helper, "#!/bin/sh\necho \"helper ran as $0 with $1\"\n", 0755));
+  std::vector<std::string> args = root_args;
+  args.insert(args.end(), {"--include", helper.string(), "--", "sh", "-c",
+                           helper.string() + " arg1 && grep -c '^tmpfs /tmp tmpfs ' /proc/mounts && stat -c %a /tmp && "
+                                             "touch /tmp/written && echo writable"});
+  auto r = faultbox_exec(rt, args);
+  INFO(r.err);
+  CHECK(r.status.code == 0);
+  CHECK(r.out == "helper ran as " + helper.string() + " with arg1\n1\n1777\nwritable\n");
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("exec --include of a file under /tmp runs it in the guest from the same path (initramfs root)") {
+  check_include_from_tmp_runs({});
+}
+
+TEST_CASE("exec --include of a file under /tmp runs it in the guest from the same path (disk root)", "[rootfs]") {
+  check_include_from_tmp_runs({"--root", "disk"});
 }
 
 TEST_CASE("list-faults prints the booted kernel's fault interfaces and injectable functions with their types") {

@@ -61,8 +61,8 @@ timeout = "5m"
 TEST_CASE("rootfs: a disk root is made once and reused, and a run that writes to / leaves the cached image unchanged",
           "[rootfs]") {
   ScratchDir rt;
-  // An included file with a nonce makes this root new to the cache, so the first run is cold
-  // (the guest cannot see it: the agent mounts a tmpfs on /tmp). numfmt is not a busybox
+  // An included file with a nonce makes this root new to the cache, so the first run is cold.
+  // numfmt is not a busybox
   // applet: it comes with its library closure (libc, ld.so) onto the ext4 root.
   auto marker = rt.path() / ("nonce-" + nonce());
   REQUIRE(write_file_atomic(marker, "x"));
