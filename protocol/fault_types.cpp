@@ -71,7 +71,8 @@ constexpr FaultParam kDmDust[] = {
 };
 constexpr FaultParam kDmFlakey[] = {
     kTarget,
-    {"up_interval", K::Int, false, 0, kParamNoMax, 0, "seconds of normal I/O per cycle"},
+    // No default written into a request: the agent's down_interval default depends on its absence.
+    {"up_interval", K::Int, false, 0, kParamNoMax, none, "seconds of normal I/O per cycle (default 0)"},
     {"down_interval", K::Int, false, 0, kParamNoMax, none,
      "seconds of faulty I/O per cycle (default 1 without up_interval: always faulty; else 0)"},
     {"drop_writes", K::Bool, false, 0, 0, 0, "while down, writes are silently dropped"},

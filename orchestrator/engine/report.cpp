@@ -113,9 +113,11 @@ std::string RunReport::to_text() const {
     excerpt(s.err, "stderr");
   }
   for (auto& f : r.faults) {
+    if (f.armed == 0) continue;  // its steps never ran (the JSON keeps it, with armed_steps 0)
     std::string of = f.eligible >= 0 ? " of " + std::to_string(f.eligible) + " eligible call(s)" : "";
     out += fmt::format("fault {} ({}): fired {} time(s){}; {} logged, {} distinct stack(s)\n", f.name, f.type, f.fired,
                        of, f.logged, f.stacks.size());
+    if (f.fired == 0 && f.may_not_fire) out += "    never fired, as may_not_fire allows\n";
     for (auto& st : f.stacks) out += fmt::format("    {}\n", st);
     // fail_nth: what each failed site did to the command; a site whose failure the command
     // did not notice (exit 0) is often the interesting one.

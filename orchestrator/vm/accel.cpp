@@ -39,18 +39,29 @@ CachedVerdictUse use_of_cached_kvm_verdict(const CachedKvmVerdict& cached, std::
   if (cached.works) return CachedVerdictUse::UseCached;
   if (!cached.made_at) return CachedVerdictUse::Reprobe;
   auto age = now - *cached.made_at;
-  if (age < std::chrono::system_clock::duration::zero() || age >= kKvmNegativeVerdictMaxAge)
-    return CachedVerdictUse::Reprobe;
+  auto max_age = cached.definite ? std::chrono::system_clock::duration(kKvmNegativeVerdictMaxAge)
+                                 : std::chrono::system_clock::duration(kKvmTimedOutProbeMaxAge);
+  if (age < std::chrono::system_clock::duration::zero() || age >= max_age) return CachedVerdictUse::Reprobe;
   return CachedVerdictUse::UseCached;
 }
 
-bool should_cache_kvm_probe(const KvmProbeOutcome& outcome) { return outcome.definite; }
+AccelChoice accel_choice_from_cache(const CachedKvmVerdict& cached, std::chrono::system_clock::time_point now) {
+  if (cached.works) return AccelChoice{Accel::Kvm, "kvm (probe passed, cached)", true};
+  if (cached.definite)
+    return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + cached.why + " (cached probe; faultbox doctor --reprobe)", true};
+  auto minutes = cached.made_at ? std::chrono::duration_cast<std::chrono::minutes>(now - *cached.made_at).count() : 0;
+  return AccelChoice{Accel::Tcg,
+                     fmt::format("tcg: {} {} min ago (no verdict on KVM; probed again after {} h, or faultbox doctor "
+                                 "--reprobe)",
+                                 cached.why, minutes, kKvmTimedOutProbeMaxAge.count()),
+                     true};
+}
 
 std::string kvm_verdict_json(const KvmProbeOutcome& outcome, std::chrono::system_clock::time_point now,
                              const std::string& host_kernel, const std::string& qemu_version) {
   auto made_at = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   nlohmann::json verdict = {{"kvm_works", outcome.works}, {"why", outcome.why},     {"made_at_unix", made_at},
-                            {"host_kernel", host_kernel},  {"qemu", qemu_version}};
+                            {"definite", outcome.definite}, {"host_kernel", host_kernel},  {"qemu", qemu_version}};
   return verdict.dump(2);
 }
 
@@ -62,12 +73,17 @@ std::optional<CachedKvmVerdict> parse_kvm_verdict(const std::string& text) {
   if (j.contains("why") && j["why"].is_string()) v.why = j["why"].get<std::string>();
   if (j.contains("made_at_unix") && j["made_at_unix"].is_number_integer())
     v.made_at = std::chrono::system_clock::time_point(std::chrono::seconds(j["made_at_unix"].get<std::int64_t>()));
+  if (j.contains("definite") && j["definite"].is_boolean()) v.definite = j["definite"].get<bool>();
   return v;
 }
 
 AccelChoice accel_choice_from_probe(const KvmProbeOutcome& outcome) {
   if (outcome.works) return AccelChoice{Accel::Kvm, "kvm (probe passed)", false};
-  if (!outcome.definite) return AccelChoice{Accel::Tcg, "tcg: " + outcome.why + " (not cached)", false};
+  if (!outcome.definite)
+    return AccelChoice{Accel::Tcg,
+                       fmt::format("tcg: {} (no verdict on KVM; not probed again for {} h)", outcome.why,
+                                   kKvmTimedOutProbeMaxAge.count()),
+                       false};
   return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + outcome.why, false};
 }
 
@@ -165,15 +181,12 @@ Result<AccelChoice> choose_accel(AccelRequest req, const fs::path& kernel, const
   auto now = std::chrono::system_clock::now();
   if (auto text = read_file(verdict_file)) {
     auto cached = parse_kvm_verdict(*text);
-    if (cached && use_of_cached_kvm_verdict(*cached, now) == CachedVerdictUse::UseCached) {
-      if (cached->works) return AccelChoice{Accel::Kvm, "kvm (probe passed, cached)", true};
-      return AccelChoice{Accel::Tcg, "tcg: kvm unusable: " + cached->why + " (cached probe; faultbox doctor --reprobe)",
-                         true};
-    }
+    if (cached && use_of_cached_kvm_verdict(*cached, now) == CachedVerdictUse::UseCached)
+      return accel_choice_from_cache(*cached, now);
   }
   auto outcome = probe_kvm(*qemu, kernel, initrd, Timeouts::for_accel(Accel::Kvm).accel_probe);
-  if (should_cache_kvm_probe(outcome))
-    (void)write_file_atomic(verdict_file, kvm_verdict_json(outcome, now, u.release, *version));
+  // A timed-out probe is written too, marked as no verdict: it only holds off the next probe.
+  (void)write_file_atomic(verdict_file, kvm_verdict_json(outcome, now, u.release, *version));
   return accel_choice_from_probe(outcome);
 }
 

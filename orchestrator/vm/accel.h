@@ -48,27 +48,33 @@ struct CachedKvmVerdict {
   bool works = false;
   std::string why;
   std::optional<std::chrono::system_clock::time_point> made_at;  // absent in verdicts of older faultbox
+  // false: a timed-out probe, kept only so the next runs do not each spend the probe's time
+  bool definite = true;
 };
 
 // A negative verdict older than this is probed again (the host may have been fixed since).
 inline constexpr std::chrono::hours kKvmNegativeVerdictMaxAge{24};
+// A timed-out probe says nothing about KVM (a busy host is slow too); it only holds off the next
+// probe for this long, so a host where the probe keeps timing out does not pay it on every boot.
+inline constexpr std::chrono::hours kKvmTimedOutProbeMaxAge{1};
 
 enum class CachedVerdictUse { UseCached, Reprobe };
 
-// Whether a cached verdict decides this run: a positive one always, a negative one while it is
-// younger than kKvmNegativeVerdictMaxAge (one without a time, or from the future, is re-probed).
+// Whether a cached verdict decides this run: a positive one always, a definite negative one while
+// it is younger than kKvmNegativeVerdictMaxAge, a timed-out probe's note while it is younger than
+// kKvmTimedOutProbeMaxAge (one without a time, or from the future, is re-probed).
 CachedVerdictUse use_of_cached_kvm_verdict(const CachedKvmVerdict& cached, std::chrono::system_clock::time_point now);
 
-// Whether a probe outcome may be written to the cache: only a definite one.
-bool should_cache_kvm_probe(const KvmProbeOutcome& outcome);
+// The one accel line for a cached verdict or note used at `now`.
+AccelChoice accel_choice_from_cache(const CachedKvmVerdict& cached, std::chrono::system_clock::time_point now);
 
 // The cache file's text for an outcome made at `now`, and back; nullopt for text that is not a verdict.
 std::string kvm_verdict_json(const KvmProbeOutcome& outcome, std::chrono::system_clock::time_point now,
                              const std::string& host_kernel, const std::string& qemu_version);
 std::optional<CachedKvmVerdict> parse_kvm_verdict(const std::string& text);
 
-// The accelerator a fresh probe outcome gives, with its one line (a timed-out probe says it was
-// not cached).
+// The accelerator a fresh probe outcome gives, with its one line (a timed-out probe says it is no
+// verdict on KVM).
 AccelChoice accel_choice_from_probe(const KvmProbeOutcome& outcome);
 
 // kernel/initrd: what the probe boots (with faultbox.probe=1 the agent prints a marker and

@@ -14,18 +14,29 @@ const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'8
 
 }  // namespace
 
-TEST_CASE("accel: only a definite probe outcome is cached, a timed-out probe is not") {
-  CHECK(should_cache_kvm_probe({true, true, {}}));
-  CHECK(should_cache_kvm_probe({false, true, "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0"}));
-  CHECK(should_cache_kvm_probe({false, true, "guest never reached init (exit code 0; reboot loop?)"}));
-  CHECK_FALSE(should_cache_kvm_probe({false, false, "kvm probe timed out after 4000 ms"}));
-  CHECK_FALSE(should_cache_kvm_probe({false, false, "kvm probe could not run: pipe: Too many open files"}));
+TEST_CASE("accel: a timed-out probe is no verdict on KVM: it only holds off the next probe for an hour") {
+  auto text = kvm_verdict_json({false, false, "kvm probe timed out after 4000 ms"}, kNow, "6.1.0-18-amd64", "QEMU 7.2.11");
+  auto note = parse_kvm_verdict(text);
+  REQUIRE(note);
+  CHECK_FALSE(note->definite);
+  CHECK(use_of_cached_kvm_verdict(*note, kNow + 59min) == CachedVerdictUse::UseCached);
+  CHECK(use_of_cached_kvm_verdict(*note, kNow + 60min) == CachedVerdictUse::Reprobe);
+  CHECK(accel_choice_from_cache(*note, kNow + 12min).reason ==
+        "tcg: kvm probe timed out after 4000 ms 12 min ago (no verdict on KVM; probed again after 1 h, or faultbox "
+        "doctor --reprobe)");
+  // A definite failure is a verdict: trusted for a day.
+  auto verdict = parse_kvm_verdict(kvm_verdict_json({false, true, "failed to set MSR 0x10a"}, kNow, "k", "q"));
+  REQUIRE(verdict);
+  CHECK(verdict->definite);
+  CHECK(use_of_cached_kvm_verdict(*verdict, kNow + 60min) == CachedVerdictUse::UseCached);
+  CHECK(accel_choice_from_cache(*verdict, kNow).reason ==
+        "tcg: kvm unusable: failed to set MSR 0x10a (cached probe; faultbox doctor --reprobe)");
 }
 
-TEST_CASE("accel: a timed-out probe gives TCG for this run and says it was not cached, in one line") {
+TEST_CASE("accel: a timed-out probe gives TCG for this run and says it is no verdict on KVM, in one line") {
   auto timed_out = accel_choice_from_probe({false, false, "kvm probe timed out after 4000 ms"});
   CHECK(timed_out.accel == Accel::Tcg);
-  CHECK(timed_out.reason == "tcg: kvm probe timed out after 4000 ms (not cached)");
+  CHECK(timed_out.reason == "tcg: kvm probe timed out after 4000 ms (no verdict on KVM; not probed again for 1 h)");
   auto broken = accel_choice_from_probe({false, true, "failed to set MSR 0x10a"});
   CHECK(broken.accel == Accel::Tcg);
   CHECK(broken.reason == "tcg: kvm unusable: failed to set MSR 0x10a");

@@ -203,6 +203,7 @@ mark_task = false
   INFO(allowed.out << allowed.err);
   CHECK(allowed.status.code == 0);
   CHECK_THAT(allowed.out, Catch::Contains("fault failslab (failslab): fired 0 time(s)"));
+  CHECK_THAT(allowed.out, Catch::Contains("never fired, as may_not_fire allows"));
   require_no_leftovers(rt);
 }
 
