@@ -125,4 +125,12 @@ ScratchDir::~ScratchDir() {
 
 namespace fb::test {
 std::string sha256_of(const std::string& data) { return sha256_hex(data); }
+std::string fake_bzimage(std::uint32_t syssize) {
+  std::string bz(1024 + syssize * 16ull, '\x5a');
+  bz[0x1f1] = 1;
+  memcpy(bz.data() + 0x1f4, &syssize, sizeof syssize);
+  bz.replace(0x202, 4, "HdrS");
+  return bz;
+}
+
 }  // namespace fb::test

@@ -4,6 +4,7 @@
 #include "common/process.h"
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -60,5 +61,9 @@ class ScratchDir {
 };
 
 std::string sha256_of(const std::string& data);
+
+// Bytes laid out like a bzImage as long as its setup header says (1 setup sector, then syssize
+// 16-byte paragraphs), for kernel-cache tests that must not touch the real kernel.
+std::string fake_bzimage(std::uint32_t syssize = 4000);
 
 }  // namespace fb::test
