@@ -36,10 +36,17 @@ CommandMain add_doctor(CLI::App& app) {
     }
     printf("cache:   %s\n", cache_root().c_str());
     auto k = find_cached_kernel({});
-    if (k && *k)
+    if (k && *k && !(*k)->damage.empty()) {
+      printf("kernel:  DAMAGED: %s: %s; rebuild it: %s\n", (*k)->dir.c_str(), (*k)->damage.c_str(),
+             kernel_rebuild_command({}).c_str());
+      ++problems;
+    } else if (k && *k) {
       printf("kernel:  %s (%s)\n", (*k)->bzimage.c_str(), (*k)->release.c_str());
-    else
+    } else if (!k) {
+      printf("kernel:  unknown: %s\n", k.error().message.c_str());
+    } else {
       printf("kernel:  not built yet (faultbox kernel build)\n");
+    }
     {
       std::error_code ec;
       std::size_t n = 0;
@@ -58,7 +65,7 @@ CommandMain add_doctor(CLI::App& app) {
     std::string dev = kvm_device_problem();
     if (!dev.empty()) {
       printf("accel:   tcg (%s)\n", dev.c_str());
-    } else if (k && *k && qemu) {
+    } else if (k && *k && (*k)->damage.empty() && qemu) {
       auto img = resolve_initrd("", {});
       if (img) {
         auto a = choose_accel(AccelRequest::Auto, (*k)->bzimage, *img);

@@ -7,6 +7,8 @@
 #include "orchestrator/vm/diagnosis.h"
 #include "orchestrator/core/log.h"
 
+#include <cerrno>
+#include <csignal>
 #include <unistd.h>
 
 namespace fb::cli {
@@ -39,13 +41,22 @@ int run_exec(const ExecOptions& o) {
     if (eq == std::string::npos || eq == 0) return fail(make_error(ErrorKind::Usage, "--env '{}' is not NAME=VALUE", kv));
     req.env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  // Output goes out as it arrives; a closed stdout (| head) stops the copying, not the run.
-  bool out_open = true, err_open = true;
+  // Output goes out as it arrives. A stdout closed under us (| head) ends the command, as SIGPIPE
+  // ends a local one; a closed stderr only stops the copying.
+  bool out_open = true, err_open = true, stdout_broken = false;
   auto sink = [&](proto::Stream s, std::string_view d) {
     bool& open = s == proto::Stream::Stderr ? err_open : out_open;
-    if (open && !write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size())) open = false;
+    if (open && !write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size())) {
+      open = false;
+      stdout_broken = s == proto::Stream::Stdout && errno == EPIPE;
+    }
   };
+  req.abandon = [&] { return stdout_broken; };
   auto r = (*session)->agent().exec(req, sink);
+  if (r && r->abandoned) {
+    debug("exec: stdout closed (EPIPE): {} killed, VM torn down", o.command[0]);
+    return 128 + SIGPIPE;  // the session's destructor kills the VM: nothing in it is wanted any more
+  }
   if (!r && r.error().kind == ErrorKind::Boot) {
     // The VM died under the command: if the console holds a crash report, that is the answer.
     if (auto crash = diagnose_vm_end((*session)->vm(), (*session)->timeouts())) {

@@ -93,6 +93,11 @@ CommandMain add_kernel(CLI::App& app) {
       log_line(Verbosity::Quiet, "kernel: not built yet (faultbox kernel build)");
       return 1;
     }
+    if (!(*k)->damage.empty()) {
+      log_line(Verbosity::Quiet, fmt::format("kernel: cached kernel {} is damaged: {}; rebuild it: {}", (*k)->dir.string(),
+                                             (*k)->damage, kernel_rebuild_command(opts)));
+      return exit_code::kInfra;
+    }
     printf("%s\n", (*k)->bzimage.c_str());
     return 0;
   };

@@ -27,7 +27,10 @@ namespace fs = std::filesystem;
 // Bump when the build procedure changes in a way that changes the kernel it produces.
 static constexpr const char* kBuilderVersion = "faultbox-kernel-builder-1";
 
-fs::path default_kernel_source() { return "/usr/src/linux-source-6.1.tar.xz"; }
+fs::path default_kernel_source() {
+  if (const char* s = getenv("FAULTBOX_KERNEL_SOURCE"); s && *s) return s;
+  return "/usr/src/linux-source-6.1.tar.xz";
+}
 
 fs::path default_fragment_dir() {
   if (const char* d = getenv("FAULTBOX_KCONFIG_DIR"); d && *d) return d;
@@ -97,7 +100,34 @@ Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
   return in;
 }
 
-Result<KernelArtifact> load_artifact(const fs::path& dir, const std::string& hash) {
+// meta.json's record of the bzImage, written at build time; entries from before lack it.
+constexpr const char* kMetaBzimageSize = "bzimage_size";
+constexpr const char* kMetaBzimageSha256 = "bzimage_sha256";
+
+// Why the bzImage in dir cannot be booted ("" when it can), checked against what meta recorded.
+// The size is checked first (a cut file is the usual damage); the hash of a 5 MiB bzImage costs
+// about 15 ms, so it is checked every time rather than cached by stat identity.
+std::string bzimage_damage(const fs::path& dir, const nlohmann::json& meta) {
+  fs::path bz = dir / "bzImage";
+  std::error_code ec;
+  auto size = fs::file_size(bz, ec);
+  if (ec) return "bzImage: " + ec.message();
+  if (auto it = meta.find(kMetaBzimageSize); it != meta.end() && it->is_number_unsigned() &&
+                                              it->get<std::uintmax_t>() != size)
+    return fmt::format("bzImage is {} bytes, meta.json recorded {}", size, it->get<std::uintmax_t>());
+  if (auto st = check_kernel_image(bz); !st) return st.error().message;
+  if (auto it = meta.find(kMetaBzimageSha256); it != meta.end() && it->is_string()) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto h = sha256_file(bz);
+    if (!h) return "bzImage: " + h.error().message;
+    debug("kernel: sha256 of {} ({} bytes) in {:.1f} ms", bz.string(), size, seconds_since(t0) * 1000);
+    if (*h != it->get<std::string>()) return "bzImage's sha256 is not the one meta.json recorded at build time";
+  }
+  return "";
+}
+
+// The cache entry in dir; `damage` says why it cannot be used, when it cannot.
+KernelArtifact load_artifact(const fs::path& dir, const std::string& hash) {
   KernelArtifact a;
   a.dir = dir;
   a.bzimage = dir / "bzImage";
@@ -105,10 +135,17 @@ Result<KernelArtifact> load_artifact(const fs::path& dir, const std::string& has
   a.hash = hash;
   a.from_cache = true;
   auto meta = read_file(dir / "meta.json");
-  if (!meta) return meta.error();
+  if (!meta) {
+    a.damage = "meta.json: " + meta.error().message;
+    return a;
+  }
   auto j = nlohmann::json::parse(*meta, nullptr, false);
-  if (j.is_discarded()) return make_error(ErrorKind::Infra, "{}: corrupt meta.json", dir.string());
+  if (j.is_discarded() || !j.is_object()) {
+    a.damage = meta->empty() ? "meta.json is empty" : "meta.json is not a JSON object";
+    return a;
+  }
   a.release = j.value("release", "");
+  a.damage = bzimage_damage(dir, j);
   return a;
 }
 
@@ -202,9 +239,28 @@ Status check_kernel_image(const fs::path& path) {
   char head[0x206] = {};
   ssize_t n = pread(fd.get(), head, sizeof head, 0);
   if (n >= 4 && memcmp(head, "\x7f" "ELF", 4) == 0) return {};
-  if (n == static_cast<ssize_t>(sizeof head) && memcmp(head + 0x202, "HdrS", 4) == 0) return {};
+  if (n == static_cast<ssize_t>(sizeof head) && memcmp(head + 0x202, "HdrS", 4) == 0) {
+    // The setup header says how long the image is: setup sectors (0 means 4) + the boot sector,
+    // then syssize 16-byte paragraphs of protected-mode code. A cut file is shorter.
+    unsigned setup_sects = static_cast<unsigned char>(head[0x1f1]);
+    if (setup_sects == 0) setup_sects = 4;
+    std::uint32_t syssize;
+    memcpy(&syssize, head + 0x1f4, sizeof syssize);
+    std::uintmax_t declared = (setup_sects + 1) * 512ull + syssize * 16ull;
+    auto size = fs::file_size(path, ec);
+    if (!ec && size < declared)
+      return make_error(ErrorKind::Usage, "kernel {}: cut short: {} bytes, its bzImage header says {}", path.string(),
+                        size, declared);
+    return {};
+  }
   return make_error(ErrorKind::Usage, "kernel {}: not a bzImage (no 'HdrS' at 0x202) nor an ELF vmlinux",
                     path.string());
+}
+
+Result<fs::path> cached_kernel_dir(const KernelBuildOptions& opts) {
+  auto in = resolve_inputs(opts);
+  if (!in) return in.error();
+  return cache_root() / "kernels" / in->hash;
 }
 
 Result<std::optional<KernelArtifact>> find_cached_kernel(const KernelBuildOptions& opts) {
@@ -212,10 +268,39 @@ Result<std::optional<KernelArtifact>> find_cached_kernel(const KernelBuildOption
   if (!in) return in.error();
   if (in->source_is_dir) return std::optional<KernelArtifact>{};  // a tree may have changed: always make
   fs::path dir = cache_root() / "kernels" / in->hash;
-  if (!fs::exists(dir / "meta.json")) return std::optional<KernelArtifact>{};
-  auto a = load_artifact(dir, in->hash);
-  if (!a) return a.error();
-  return std::optional<KernelArtifact>(std::move(*a));
+  std::error_code ec;
+  // Entries are published whole (rename of a finished dir), so any dir here is an entry.
+  if (!fs::is_directory(dir, ec)) return std::optional<KernelArtifact>{};
+  return std::optional<KernelArtifact>(load_artifact(dir, in->hash));
+}
+
+std::string kernel_rebuild_command(const KernelBuildOptions& opts) {
+  std::string cmd = "faultbox kernel build";
+  if (!opts.source.empty()) cmd += " --source " + opts.source.string();
+  if (!opts.base_config.empty()) cmd += " --config " + opts.base_config.string();
+  if (!opts.fragment_dir.empty()) cmd += " --fragment-dir " + opts.fragment_dir.string();
+  for (auto& f : opts.extra_fragments) cmd += " --fragment " + f.string();
+  return cmd;
+}
+
+void record_cached_kernel_digest(const fs::path& bzimage) {
+  std::error_code ec;
+  fs::path dir = bzimage.parent_path();
+  if (bzimage.filename() != "bzImage" || !fs::equivalent(dir.parent_path(), cache_root() / "kernels", ec)) return;
+  auto meta = read_file(dir / "meta.json");
+  if (!meta) return;
+  auto j = nlohmann::json::parse(*meta, nullptr, false);
+  if (!j.is_object() || (j.contains(kMetaBzimageSize) && j.contains(kMetaBzimageSha256))) return;
+  auto size = fs::file_size(bzimage, ec);
+  auto h = sha256_file(bzimage);
+  if (ec || !h) return;
+  j[kMetaBzimageSize] = size;
+  j[kMetaBzimageSha256] = *h;
+  if (auto st = write_file_atomic(dir / "meta.json", j.dump(2)); !st)
+    progress("warning: cannot record the kernel's size and sha256 in {}: {}", (dir / "meta.json").string(),
+             st.error().message);
+  else
+    debug("kernel: recorded size and sha256 of {} after a boot", bzimage.string());
 }
 
 Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
@@ -225,12 +310,13 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   if (!kernels) return kernels.error();
   fs::path out_dir = *kernels / in->hash;
   std::error_code ec;
-  if (!opts.force && !in->source_is_dir && fs::exists(out_dir / "meta.json")) {
+  if (!opts.force && !in->source_is_dir && fs::is_directory(out_dir, ec)) {
     auto a = load_artifact(out_dir, in->hash);
-    if (a) {
-      progress("kernel: cached {} ({})", a->bzimage.string(), a->release);
+    if (a.damage.empty()) {
+      progress("kernel: cached {} ({})", a.bzimage.string(), a.release);
       return a;
     }
+    progress("kernel: cached kernel {} is damaged ({}), rebuilding", out_dir.string(), a.damage);
   }
 
   fs::path src = in->source;
@@ -330,8 +416,12 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
     progress("kernel: no error-injection list from vmlinux ({}); it is cached at the first boot instead",
              list.error().message);
   }
+  auto bz_sha256 = sha256_file(tmp / "bzImage");
+  if (!bz_sha256) return bz_sha256.error();
   nlohmann::json meta = {{"hash", in->hash},
                          {"release", release},
+                         {kMetaBzimageSize, fs::file_size(tmp / "bzImage")},
+                         {kMetaBzimageSha256, *bz_sha256},
                          {"source", in->source.string()},
                          {"build_seconds", secs},
                          {"jobs", jobs},
@@ -346,7 +436,8 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   if (ec) return make_error(ErrorKind::Infra, "rename {} -> {}: {}", tmp.string(), out_dir.string(), ec.message());
   progress("kernel: built {} in {:.0f} s -> {}", release, secs, (out_dir / "bzImage").string());
   auto a = load_artifact(out_dir, in->hash);
-  if (a) a->from_cache = false;
+  if (!a.damage.empty()) return make_error(ErrorKind::Infra, "kernel: the kernel just built in {} is damaged: {}", out_dir.string(), a.damage);
+  a.from_cache = false;
   return a;
 }
 

@@ -31,16 +31,28 @@ struct KernelArtifact {
   std::string hash;
   std::string release;
   bool from_cache = false;
+  // Why this cache entry cannot be booted (bzImage cut or changed, meta.json unreadable); "" when sound.
+  std::string damage;
 };
 
 std::filesystem::path default_kernel_source();
 std::filesystem::path default_fragment_dir();
 
-// The cached kernel for these options, if one was built; never builds.
+// Where the kernel for these options is (or would be) cached: kernels/<hash>.
+Result<std::filesystem::path> cached_kernel_dir(const KernelBuildOptions& opts);
+// The cached kernel for these options, if one was built; never builds. A damaged entry comes
+// back with `damage` set (build_kernel rebuilds it).
 Result<std::optional<KernelArtifact>> find_cached_kernel(const KernelBuildOptions& opts);
 Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts);
+// What the user runs to repair a damaged cached kernel built with these options.
+std::string kernel_rebuild_command(const KernelBuildOptions& opts);
 
-// Checks that path is a kernel QEMU can boot with -kernel (bzImage "HdrS" or ELF).
+// Checks that path is a kernel QEMU can boot with -kernel (bzImage "HdrS" or ELF), and that a
+// bzImage is as long as its setup header says.
 Status check_kernel_image(const std::filesystem::path& path);
+
+// A cache entry from before meta.json recorded the bzImage's size and sha256 gets them once a
+// boot has shown the kernel intact; a no-op for other kernels and for entries that have them.
+void record_cached_kernel_digest(const std::filesystem::path& bzimage);
 
 }  // namespace fb

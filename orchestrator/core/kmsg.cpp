@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <regex>
+
 
 namespace fb {
 
@@ -137,6 +139,31 @@ std::vector<InjectionEvent> find_injections(std::span<const KmsgRecord> records)
     if (!in_trace) continue;
     std::string fn = frame_function(text);
     if (!fn.empty() && !machinery(fn)) e.frames.push_back(fn);
+  }
+  return out;
+}
+
+std::vector<OomKill> find_oom_kills(std::span<const KmsgRecord> records) {
+  // mm/oom_kill.c: "%s: Killed process %d (%s) total-vm:..." with "Out of memory" (also with
+  // " (oom_kill_allocating_task)") or "Memory cgroup out of memory"; a comm may hold ") ".
+  static const std::regex killed(R"(^(Memory cgroup out of memory|Out of memory)[^:]*: Killed process (\d+) \((.*)\) total-vm:)");
+  static const std::regex memcg(R"((?:^|,)oom_memcg=([^,]*))");
+  std::vector<OomKill> out;
+  std::string last_memcg;
+  for (auto& rec : records) {
+    std::smatch m;
+    if (rec.text.rfind("oom-kill:", 0) == 0) {
+      last_memcg = std::regex_search(rec.text, m, memcg) ? m[1].str() : "";
+      continue;
+    }
+    if (!std::regex_search(rec.text, m, killed)) continue;
+    OomKill k;
+    k.pid = std::stol(m[2].str());
+    k.comm = m[3].str();
+    k.reason = m[1].str() == "Memory cgroup out of memory" ? "memory cgroup" : "system";
+    k.memcg = k.reason == "memory cgroup" ? last_memcg : "";
+    last_memcg.clear();
+    out.push_back(std::move(k));
   }
   return out;
 }

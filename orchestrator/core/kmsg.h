@@ -36,4 +36,15 @@ struct InjectionEvent {
 
 std::vector<InjectionEvent> find_injections(std::span<const KmsgRecord> records);
 
+// A process the OOM killer killed: "Out of memory: Killed process 27 (tail) total-vm:..." or
+// "Memory cgroup out of memory: Killed process ..." (a cgroup's memory.max was hit).
+struct OomKill {
+  long pid = 0;
+  std::string comm;
+  std::string reason;  // "memory cgroup" or "system"
+  std::string memcg;   // the cgroup whose limit was hit, from the "oom-kill:" record before it
+};
+
+std::vector<OomKill> find_oom_kills(std::span<const KmsgRecord> records);
+
 }  // namespace fb

@@ -1,33 +1,50 @@
 #include "orchestrator/disks/guestfs_handle.h"
 
 #include "common/clock.h"
+#include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
 
 #include <guestfs.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 
 namespace fb {
 
 Result<GuestfsHandle> GuestfsHandle::create() {
+  // Made before the handle, while faultbox is still single-threaded (the janitor forks).
+  auto rt = runtime_root();
+  if (!rt) return rt.error();
+  auto tmp = TempDir::create(*rt, "guestfs-", /*janitor=*/true);
+  if (!tmp) return tmp.error();
   guestfs_h* g = guestfs_create_flags(0);
   if (!g) return make_error(ErrorKind::Infra, "libguestfs: cannot create a handle (guestfs_create_flags)");
   GuestfsHandle h(g);
+  h.tmp_ = std::move(*tmp);
   // Errors come back through guestfs_last_error, not printed on stderr behind our back.
   guestfs_set_error_handler(g, nullptr, nullptr);
   char force_tcg[] = "force_tcg";
   char* const settings[] = {force_tcg, nullptr};
   if (guestfs_set_backend_settings(g, settings) != 0) return h.error(ErrorKind::Infra, "setting force_tcg");
+  if (guestfs_set_tmpdir(g, h.tmp_.path().c_str()) != 0) return h.error(ErrorKind::Infra, "setting its temp dir");
+  // The appliance supermin builds is reused across runs: it lives in faultbox's cache, not in
+  // $TMPDIR (libguestfs's default); a LIBGUESTFS_CACHEDIR the user set wins.
+  if (const char* user_cachedir = getenv("LIBGUESTFS_CACHEDIR"); !(user_cachedir && *user_cachedir)) {
+    auto appliance_cache = cache_subdir("guestfs");
+    if (!appliance_cache) return appliance_cache.error();
+    if (guestfs_set_cachedir(g, appliance_cache->c_str()) != 0) return h.error(ErrorKind::Infra, "setting its cache dir");
+  }
   return h;
 }
 
-GuestfsHandle::GuestfsHandle(GuestfsHandle&& o) noexcept : g_(std::exchange(o.g_, nullptr)) {}
+GuestfsHandle::GuestfsHandle(GuestfsHandle&& o) noexcept : g_(std::exchange(o.g_, nullptr)), tmp_(std::move(o.tmp_)) {}
 
 GuestfsHandle& GuestfsHandle::operator=(GuestfsHandle&& o) noexcept {
   if (this != &o) {
     close();
     g_ = std::exchange(o.g_, nullptr);
+    tmp_ = std::move(o.tmp_);
   }
   return *this;
 }

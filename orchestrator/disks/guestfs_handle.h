@@ -3,6 +3,7 @@
 // every path. The appliance runs under TCG always: KVM may exist here and still be unusable
 // (see docs/architecture.md), and libguestfs would pick it by itself.
 #include "common/result.h"
+#include "common/temp_dir.h"
 
 #include <filesystem>
 #include <string>
@@ -37,6 +38,9 @@ class GuestfsHandle {
   explicit GuestfsHandle(guestfs_h* g) : g_(g) {}
   void close();
   guestfs_h* g_ = nullptr;
+  // libguestfs's temp dir (sockets, overlays of read-only drives): ours, with a janitor, so a
+  // SIGKILLed faultbox leaves nothing of libguestfs in $TMPDIR. Declared last: removed after close.
+  TempDir tmp_;
 };
 
 }  // namespace fb

@@ -107,6 +107,9 @@ std::string RunReport::to_text() const {
   for (auto& s : r.steps) {
     std::string how = s.finished ? s.status.describe() : "did not finish";
     out += fmt::format("step {}: {}, {:.2f} s{}\n", s.name, how, s.seconds, s.failures.empty() ? "" : " FAILED");
+    if (s.oom_killed)
+      out += fmt::format("    killed by the OOM killer ({}{}): pid {} ({})\n", s.oom_killed->reason == "system" ? "system out of memory" : "memory cgroup out of memory",
+                         s.oom_killed->memcg.empty() ? "" : " in " + s.oom_killed->memcg, s.oom_killed->pid, s.oom_killed->comm);
     for (auto& f : s.failures) out += fmt::format("    {}\n", f);
     for (auto& snap : s.snapshots) out += format_snapshot(snap);
     excerpt(s.out, "stdout");
@@ -175,10 +178,14 @@ json RunReport::to_json() const {
             {"kernel", kernel_release}, {"kernel_image", kernel.string()}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
             {"error", error}};
   j["steps"] = json::array();
-  for (auto& s : steps)
+  for (auto& s : steps) {
     j["steps"].push_back({{"name", s.name}, {"finished", s.finished}, {"exit_code", s.status.code},
                           {"snapshots", snapshots_json(s.snapshots)}, {"signal", s.status.signal},
                           {"seconds", s.seconds}, {"stdout", s.out}, {"stderr", s.err}, {"failures", s.failures}});
+    if (s.oom_killed)
+      j["steps"].back()["oom_killed"] = {{"pid", s.oom_killed->pid}, {"comm", s.oom_killed->comm},
+                                         {"reason", s.oom_killed->reason}, {"memcg", s.oom_killed->memcg}};
+  }
   j["faults"] = json::array();
   for (auto& f : faults)
   {

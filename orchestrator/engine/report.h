@@ -3,12 +3,14 @@
 // JSON and JUnit files, and the evidence directory of a run that did not pass. Guest bytes are
 // kept raw here; the renderers decide what a terminal may see.
 #include "common/process.h"
+#include "orchestrator/core/kmsg.h"
 #include "orchestrator/disks/disk_image.h"
 #include "orchestrator/engine/verdict.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,8 @@ struct StepResult {
   double seconds = 0;
   std::vector<std::string> failures;  // unmet step expectations
   std::vector<FileSnapshot> snapshots;
+  // Ended by SIGKILL with an OOM kill in its window of the kernel log: who was killed, and why.
+  std::optional<OomKill> oom_killed;
 };
 
 // One run of a step under fail-nth.

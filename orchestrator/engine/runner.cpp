@@ -8,6 +8,7 @@
 #include "orchestrator/vm/diagnosis.h"
 #include "protocol/protocol.h"
 
+#include <csignal>
 #include <unistd.h>
 
 namespace fb {
@@ -15,6 +16,16 @@ namespace fb {
 namespace {
 // What a run keeps of one step's output; a step that prints forever cannot grow the host.
 constexpr std::size_t kMaxStepOutputBytes = 16 << 20;
+
+// The OOM kill that explains a step ended by SIGKILL: the kernel names its victim, and only the
+// step's own pid is known, so the step's pid if the victim, else the last kill in its window.
+std::optional<OomKill> oom_kill_of_step(std::span<const KmsgRecord> window, long step_pid) {
+  auto kills = find_oom_kills(window);
+  if (kills.empty()) return std::nullopt;
+  for (auto& k : kills)
+    if (k.pid == step_pid) return k;
+  return kills.back();
+}
 
 void check_step_expectations(const StepSpec& step, StepResult& sr) {
   if (step.expect_exit && sr.status.shell_code() != *step.expect_exit)
@@ -160,6 +171,7 @@ std::optional<RunEnd> Runner::settle(StepRun& run, FaultLedger& ledger, Result<E
   }
   sr.status = res->status;
   sr.finished = true;
+  if (sr.status.signal == SIGKILL) sr.oom_killed = oom_kill_of_step(log_.since(run.first_record), res->pid);
   check_step_expectations(*run.step, sr);
   r.steps.push_back(std::move(sr));
   return std::nullopt;

@@ -199,6 +199,7 @@ Result<std::uint32_t> AgentClient::start_exec(const ExecRequest& req, const Outp
   std::uint32_t ch_id = reply->value("channel", 0u);
   Channel& ch = channels_[ch_id];
   ch.sink = sink;
+  ch.pid = reply->value("pid", 0l);
   while (!ch.early.empty()) {
     deliver(ch, ch.early.front());
     ch.early.pop_front();
@@ -210,9 +211,17 @@ Result<ExecResult> AgentClient::wait_exec(std::uint32_t ch_id, const ExecRequest
   Channel& ch = channels_[ch_id];
   // Done when the exit event came and every frame it counts has arrived (the two ports are
   // independent, so the event may overtake the last frames).
-  auto done = [&] { return ch.exit_event && ch.frames >= ch.exit_event->value("frames", 0ull); };
+  auto finished = [&] { return ch.exit_event && ch.frames >= ch.exit_event->value("frames", 0ull); };
+  auto abandoned = [&] { return req.abandon && req.abandon(); };
   auto timeout = req.timeout.count() > 0 ? req.timeout : std::chrono::milliseconds(std::chrono::hours(24 * 365));
-  auto st = run_until(done, timeout, "'" + req.argv[0] + "' to finish");
+  auto st = run_until([&] { return finished() || abandoned(); }, timeout, "'" + req.argv[0] + "' to finish");
+  if (st && !finished()) {
+    (void)request({{"op", proto::op::kSignal}, {"channel", ch_id}, {"signal", SIGKILL}}, timeouts_.request);
+    channels_.erase(ch_id);
+    ExecResult r;
+    r.abandoned = true;
+    return r;
+  }
   if (!st) {
     if (st.error().kind == ErrorKind::Timeout && req.on_timeout) req.on_timeout();
     if (st.error().kind == ErrorKind::Timeout && !agent_silent_)
@@ -228,6 +237,7 @@ Result<ExecResult> AgentClient::wait_exec(std::uint32_t ch_id, const ExecRequest
   r.stdout_bytes = ch.out_bytes;
   r.stderr_bytes = ch.err_bytes;
   r.seq_gaps = ch.gaps;
+  r.pid = ch.pid;
   r.guest_duration = std::chrono::nanoseconds(ev.value("duration_ns", 0ll));
   if (ev.contains("fail_nth_left") && ev["fail_nth_left"].is_number_integer())
     r.fail_nth_left = ev["fail_nth_left"].get<long long>();

@@ -31,6 +31,9 @@ struct ExecRequest {
   unsigned fail_nth = 0;                 // fail the Nth fault site the process reaches (0: off)
   // Called when the timeout passes, before the command is killed: the moment to look at it.
   std::function<void()> on_timeout;
+  // Polled while the command runs: once true, its process group is killed and wait_exec returns
+  // at once with `abandoned` set (its output has nowhere to go, e.g. exec's stdout closed).
+  std::function<bool()> abandon;
   std::vector<int> faults;               // armed faults aimed at this exec (told its cgroup and pid)
   bool aim_self = false;                 // they hit only what the step moves into $FAULTBOX_CGROUP/target
 };
@@ -49,6 +52,8 @@ struct ExecResult {
   std::uint64_t seq_gaps = 0;  // frames missing or out of order: must be 0
   std::chrono::nanoseconds guest_duration{0};
   std::optional<long long> fail_nth_left;  // with fail_nth: 0 = injected, N = ended N sites short
+  bool abandoned = false;                  // ExecRequest::abandon ended it; status is not known
+  long pid = 0;                            // the command's pid in the guest (from the exec reply)
 };
 
 using OutputSink = std::function<void(proto::Stream, std::string_view)>;
@@ -108,6 +113,7 @@ class AgentClient {
     std::uint64_t frames = 0, out_bytes = 0, err_bytes = 0;
     std::deque<proto::Frame> early;  // frames that came before the exec reply named the channel
     std::optional<nlohmann::json> exit_event;
+    long pid = 0;
   };
 
   void on_control(std::string_view d);

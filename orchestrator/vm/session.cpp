@@ -46,8 +46,11 @@ Result<fs::path> resolve_kernel(const std::string& kernel) {
   KernelBuildOptions ko;
   auto cached = find_cached_kernel(ko);
   if (!cached) return cached.error();
-  if (*cached) return (*cached)->bzimage;
-  progress("kernel: no cached faultbox kernel yet, building it (4-7 min on 2 cores)");
+  if (*cached && (*cached)->damage.empty()) return (*cached)->bzimage;
+  if (*cached)  // as a damaged cached image is: rebuilt, not booted
+    progress("kernel: cached kernel {} is damaged ({}), rebuilding it", (*cached)->dir.string(), (*cached)->damage);
+  else
+    progress("kernel: no cached faultbox kernel yet, building it (4-7 min on 2 cores)");
   auto built = build_kernel(ko);
   if (!built) return built.error();
   return built->bzimage;
@@ -70,7 +73,7 @@ Result<std::optional<fs::path>> find_kernel(const std::string& kernel) {
   }
   auto cached = find_cached_kernel(KernelBuildOptions{});
   if (!cached) return cached.error();
-  if (!*cached) return std::optional<fs::path>();
+  if (!*cached || !(*cached)->damage.empty()) return std::optional<fs::path>();  // a damaged one is rebuilt at boot
   return std::optional<fs::path>((*cached)->bzimage);
 }
 
@@ -180,6 +183,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   s->backend_ = std::move(*backend);
   auto t0 = std::chrono::steady_clock::now();
   FB_TRY(s->start_vm(spec));
+  record_cached_kernel_digest(s->kernel_);  // an older cache entry, now shown intact, gets its size and sha256
   // Cached so that the next run or check can refuse a function outside it before booting.
   if (auto list = error_injection_list_of(s->hello_); list && !cached_error_injection_list(s->kernel_))
     if (auto st = cache_error_injection_list(s->kernel_, *list); !st)

@@ -44,6 +44,7 @@ Run run(const std::vector<std::string>& argv, const RunOptions& opts) {
   bool acted = !opts.act;
   pollfd pfds[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
   int open_fds = 2;
+  std::optional<std::chrono::steady_clock::time_point> stdout_closed_at;
   auto deadline = t0 + opts.timeout;
   while (open_fds > 0) {
     auto now = std::chrono::steady_clock::now();
@@ -74,10 +75,18 @@ Run run(const std::vector<std::string>& argv, const RunOptions& opts) {
       std::string d(buf, static_cast<std::size_t>(k));
       (i == 0 ? r.out : r.err) += d;
       r.chunks.push_back({i + 1, std::chrono::steady_clock::now(), d});
+      if (i == 0 && opts.close_stdout_after && r.out.size() >= opts.close_stdout_after) {
+        close(pfds[0].fd);
+        pfds[0].fd = -1;
+        --open_fds;
+        stdout_closed_at = std::chrono::steady_clock::now();
+      }
     }
   }
   r.status = child->wait();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (stdout_closed_at)
+    r.seconds_after_stdout_closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - *stdout_closed_at).count();
   return r;
 }
 
@@ -125,4 +134,12 @@ ScratchDir::~ScratchDir() {
 
 namespace fb::test {
 std::string sha256_of(const std::string& data) { return sha256_hex(data); }
+std::string fake_bzimage(std::uint32_t syssize) {
+  std::string bz(1024 + syssize * 16ull, '\x5a');
+  bz[0x1f1] = 1;
+  memcpy(bz.data() + 0x1f4, &syssize, sizeof syssize);
+  bz.replace(0x202, 4, "HdrS");
+  return bz;
+}
+
 }  // namespace fb::test

@@ -4,6 +4,7 @@
 #include "common/process.h"
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -25,6 +26,7 @@ struct Run {
   std::vector<Chunk> chunks;
   double seconds = 0;
   pid_t pid = -1;
+  double seconds_after_stdout_closed = -1;  // with close_stdout_after: from the close to the exit
 };
 
 struct RunOptions {
@@ -36,6 +38,8 @@ struct RunOptions {
   std::function<void(pid_t)> act;
   // Act when this text first shows up on stderr instead of after a fixed delay.
   std::string act_on_stderr;
+  // Close our end of its stdout once this many bytes came (a reader like `head -c` going away).
+  std::size_t close_stdout_after = 0;
 };
 
 Run run(const std::vector<std::string>& argv, const RunOptions& opts = {});
@@ -60,5 +64,9 @@ class ScratchDir {
 };
 
 std::string sha256_of(const std::string& data);
+
+// Bytes laid out like a bzImage as long as its setup header says (1 setup sector, then syssize
+// 16-byte paragraphs), for kernel-cache tests that must not touch the real kernel.
+std::string fake_bzimage(std::uint32_t syssize = 4000);
 
 }  // namespace fb::test

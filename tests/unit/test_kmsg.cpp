@@ -108,3 +108,35 @@ TEST_CASE("a newline-less flood is dropped instead of buffered forever") {
   REQUIRE_FALSE(recs.empty());
   CHECK(recs.back().text == "after the flood");
 }
+
+// Records as /dev/kmsg hands them out: a memcg OOM kill from a faultbox guest (a shell in a cgroup
+// with memory.max = 8M, 6.1.192), then a system OOM kill from tests/data/console.
+static const char* kOomRecords =
+    "4,301,4528230,-;head invoked oom-killer: gfp_mask=0x500cc2(GFP_HIGHUSER|__GFP_ACCOUNT), order=0, oom_score_adj=0\n"
+    "6,330,4540230,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),oom_memcg=/w,task_memcg=/w,task=sh,pid=33,"
+    "uid=0\n"
+    "3,331,4540230,-;Memory cgroup out of memory: Killed process 33 (sh) total-vm:13652kB, anon-rss:7772kB, "
+    "file-rss:4kB, shmem-rss:1600kB, UID:0 pgtables:56kB oom_score_adj:0\n"
+    "3,402,5709767,-;Out of memory: Killed process 27 (tail) total-vm:221916kB, anon-rss:219804kB, file-rss:4kB, "
+    "shmem-rss:1344kB, UID:0 pgtables:464kB oom_score_adj:0\n"
+    "6,403,5709800,-;Killed process 99 (x) is not an OOM record\n";
+
+TEST_CASE("OOM kills are found with their victim and whether a memory cgroup or the system ran out") {
+  KmsgParser p;
+  std::vector<KmsgRecord> recs;
+  p.feed(kOomRecords, recs);
+  auto kills = find_oom_kills(recs);
+  REQUIRE(kills.size() == 2);
+  CHECK(kills[0].pid == 33);
+  CHECK(kills[0].comm == "sh");
+  CHECK(kills[0].reason == "memory cgroup");
+  CHECK(kills[0].memcg == "/w");
+  CHECK(kills[1].pid == 27);
+  CHECK(kills[1].comm == "tail");
+  CHECK(kills[1].reason == "system");
+  CHECK(kills[1].memcg == "");
+  // a comm may hold ") " itself
+  std::vector<KmsgRecord> odd = {{3, 1, 1, "Out of memory: Killed process 5 (a) b) total-vm:1kB, anon-rss:1kB"}};
+  REQUIRE(find_oom_kills(odd).size() == 1);
+  CHECK(find_oom_kills(odd)[0].comm == "a) b");
+}

@@ -232,6 +232,37 @@ TEST_CASE("disks: SIGINT while a disk is being made leaves no appliance and no p
   kill_while_making_disk(SIGINT);
 }
 
+TEST_CASE("disks: SIGKILL during the post-run inspection leaves nothing of libguestfs in $TMPDIR", "[disks]") {
+  ScratchDir rt;
+  ScratchDir tmp;  // the run's $TMPDIR: where libguestfs puts its temp dir and appliance by default
+  auto scenario = rt.path() / "inspected.toml";
+  REQUIRE(write_file_atomic(scenario, "name = \"killed while the disk is inspected\"\n[[disk]]\nname = \"k\"\n"
+                                      "size = \"16M\"\nfs = \"ext4\"\nfile_contents = { \"/kept\" = \"inspected\" }\n"
+                                      "[[step]]\nname = \"s\"\nrun = \"true\"\n"
+                                      "[expect.disk.k]\nfsck_clean = true\nfiles = { \"/kept\" = \"unchanged\" }\n"));
+  RunOptions o;
+  o.env["TMPDIR"] = tmp.path().string();
+  o.act_on_stderr = "starting the appliance (tcg) to inspect disk k";
+  o.act = [](pid_t pid) {
+    sleep(3);  // the appliance is booting with the run's overlay attached
+    kill(pid, SIGKILL);
+  };
+  auto r = faultbox_in(rt, "run", {scenario.string()}, o);
+  INFO(r.out << r.err);
+  CHECK(r.status.shell_code() == 128 + SIGKILL);
+  // libguestfs's recovery process kills the appliance, the janitors remove the temp dirs.
+  std::string entries;
+  for (int i = 0; i < 100; ++i) {
+    entries.clear();
+    for (auto& e : std::filesystem::directory_iterator(tmp.path())) entries += e.path().filename().string() + " ";
+    if (entries.empty() && processes_mentioning(tmp.path().string()).empty()) break;
+    usleep(100000);
+  }
+  CHECK(entries == "");
+  CHECK(processes_mentioning(tmp.path().string()).empty());
+  require_no_leftovers(rt);
+}
+
 // The inspection's view of a run's disk: file location -> verdict.
 static std::map<std::string, std::string> file_verdicts(const nlohmann::json& disk) {
   std::map<std::string, std::string> out;

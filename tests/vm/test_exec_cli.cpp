@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <map>
 #include <regex>
 
@@ -38,6 +39,19 @@ TEST_CASE("exec output is live: a line printed before a sleep arrives before the
   REQUIRE(first.time_since_epoch().count() != 0);
   REQUIRE(second.time_since_epoch().count() != 0);
   CHECK(second - first > std::chrono::milliseconds(2500));
+}
+
+TEST_CASE("exec whose stdout is closed (| head) kills the guest command and exits 141 at once") {
+  ScratchDir rt;
+  RunOptions o;
+  o.close_stdout_after = 1 << 20;  // as `head -c 1M` would
+  o.timeout = std::chrono::seconds(120);  // today's code never ends: fail instead of waiting 10 min
+  auto r = faultbox_exec(rt, {"--", "yes"}, o);
+  INFO(r.err);
+  CHECK(r.status.shell_code() == 128 + SIGPIPE);
+  CHECK(r.seconds_after_stdout_closed >= 0);
+  CHECK(r.seconds_after_stdout_closed < 5);
+  require_no_leftovers(rt);
 }
 
 TEST_CASE("a 64 MiB stream from the guest arrives byte-exact with no sequence gaps") {

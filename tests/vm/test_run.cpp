@@ -381,3 +381,22 @@ TEST_CASE("run: a tracefs event the kernel lacks is a usage error naming it") {
   CHECK_THAT(r.out, Catch::Contains("trace-event-missing.toml: trace_events: tracefs event block:no_such_event cannot be enabled"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: a step the memory cgroup OOM killer killed is reported as OOM-killed, with its victim") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/oom-killed-step.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  auto& hog = j["steps"][1];
+  CHECK(hog["signal"] == 9);
+  REQUIRE(hog.contains("oom_killed"));
+  CHECK(hog["oom_killed"]["reason"] == "memory cgroup");
+  CHECK(hog["oom_killed"]["memcg"] == "/small");
+  CHECK(hog["oom_killed"]["comm"] == "sh");
+  CHECK(hog["oom_killed"]["pid"].get<long>() > 1);
+  CHECK_FALSE(j["steps"][0].contains("oom_killed"));
+  CHECK_THAT(r.out, Catch::Contains("step hog: killed by signal 9"));
+  CHECK_THAT(r.out, Catch::Contains("    killed by the OOM killer (memory cgroup out of memory in /small): pid "));
+}
