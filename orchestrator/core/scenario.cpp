@@ -813,7 +813,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
 }
 
 Result<Scenario> load_scenario(const fs::path& path) {
-  auto text = read_file(path);
+  auto text = read_regular_file(path, kMaxScenarioBytes, "a scenario file");
   if (!text) return text.error();
   return parse_scenario_text(*text, path.string());
 }
