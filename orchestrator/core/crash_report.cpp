@@ -4,6 +4,8 @@
 // substring test on a line capped at kMaxLineBytes, so arbitrary bytes cannot make it slow.
 #include "orchestrator/core/crash_report.h"
 
+#include "orchestrator/core/printable.h"
+
 #include <algorithm>
 #include <cctype>
 #include <array>
@@ -37,16 +39,6 @@ string_view trim(string_view s) {
   s = trim_left(s);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// Printable ASCII only, so titles stay readable and JSON-safe whatever the console carried.
-std::string printable(string_view s, std::size_t cap) {
-  std::string out;
-  for (char c : s.substr(0, cap)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  return out;
 }
 
 // ---- lines ---------------------------------------------------------------------------------

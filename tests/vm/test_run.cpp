@@ -380,3 +380,25 @@ TEST_CASE("run: a tracefs event the kernel lacks is a usage error naming it") {
   CHECK_THAT(r.out, Catch::Contains("trace-event-missing.toml: trace_events: tracefs event block:no_such_event cannot be enabled"));
   require_no_leftovers(rt);
 }
+
+TEST_CASE("run: a step's escape sequences reach the terminal and report.txt escaped, the JSON raw") {
+  ScratchDir rt;
+  std::string json_path = (rt.path() / "r.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/hostile-output.toml"), "--json", json_path, "--follow"});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);  // its expect_stdout is never met
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.err.find('\x1b') == std::string::npos);  // --follow shows the output live, escaped too
+  CHECK(r.out.find('\x07') == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("stdout: out \\x1b]0;pwned\\x07\\x1b[2J end"));
+  CHECK_THAT(r.out, Catch::Contains("stderr: err \\x1b[31mred"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["steps"][0]["stdout"] == "out \x1b]0;pwned\x07\x1b[2J end\n");
+  CHECK(j["steps"][0]["stderr"] == "err \x1b[31mred\n");
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto report = read_file(ev / "report.txt");
+  REQUIRE(report.ok());
+  CHECK(report->find('\x1b') == std::string::npos);
+  CHECK_THAT(*report, Catch::Contains("\\x1b]0;pwned\\x07"));
+}
