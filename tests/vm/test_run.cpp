@@ -402,3 +402,25 @@ TEST_CASE("run: a step's escape sequences reach the terminal and report.txt esca
   CHECK(report->find('\x1b') == std::string::npos);
   CHECK_THAT(*report, Catch::Contains("\\x1b]0;pwned\\x07"));
 }
+
+TEST_CASE("run: a panic line the workload wrote to /dev/kmsg does not title the real crash after it") {
+  ScratchDir rt;
+  std::string json_path = (rt.path() / "r.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/fake-panic-then-bug.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 3);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["crash"].is_object());
+  CHECK(j["crash"]["title"] == "kernel BUG in lkdtm_BUG");
+  CHECK(j["crash"]["report"].get<std::string>().find("forged") == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("kernel BUG in lkdtm_BUG"));
+  // The forged line is on the console all the same, marked as LOG_USER's (facility 1, level 4).
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto console = read_file(ev / "console.log");
+  REQUIRE(console.ok());
+  auto forged = console->find("] Kernel panic - not syncing: forged by the workload");
+  REQUIRE(forged != std::string::npos);
+  CHECK(console->substr(console->rfind('\n', forged) + 1, 5) == "<12>[");
+  CHECK_THAT(*console, Catch::Contains("kernel BUG at"));
+}
