@@ -4,6 +4,8 @@
 // substring test on a line capped at kMaxLineBytes, so arbitrary bytes cannot make it slow.
 #include "orchestrator/core/crash_report.h"
 
+#include "orchestrator/core/printable.h"
+
 #include <algorithm>
 #include <cctype>
 #include <array>
@@ -37,16 +39,6 @@ string_view trim(string_view s) {
   s = trim_left(s);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// Printable ASCII only, so titles stay readable and JSON-safe whatever the console carried.
-std::string printable(string_view s, std::size_t cap) {
-  std::string out;
-  for (char c : s.substr(0, cap)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  return out;
 }
 
 // ---- lines ---------------------------------------------------------------------------------
@@ -109,6 +101,8 @@ std::size_t caller_length(string_view s, string_view& id) {
 
 // Lines that are no kernel output: corpus headers and shell prompts echoed on the console.
 bool is_comment(string_view text) { return text.size() >= 2 && text[0] == '#' && text[1] == ' '; }
+// A record user space wrote to /dev/kmsg: devkmsg_write never gives it the kernel's facility 0.
+bool written_by_user(const ConsoleLine& line) { return line.prio >= 8; }
 
 // ---- frames --------------------------------------------------------------------------------
 
@@ -408,7 +402,7 @@ std::vector<ReportLine> collect_report(string_view log, const ReportStart& start
   for (std::size_t scanned = 0; scanned < kMaxScanLines && lines.size() < kMaxReportLines && cursor.next(raw);
        ++scanned) {
     ConsoleLine line = split_console_prefix(raw);
-    if (is_comment(line.text) || line.caller != start.caller) continue;
+    if (is_comment(line.text) || line.caller != start.caller || written_by_user(line)) continue;
     ReportLine rl{raw, line.text, cursor.number()};
     if (cursor.number() <= start.header_number) {
       lines.push_back(rl);
@@ -691,10 +685,14 @@ const char* to_string(ConsoleEventKind kind) {
 ConsoleLine split_console_prefix(string_view line) {
   ConsoleLine out;
   string_view s = line;
-  if (s.size() >= 3 && s[0] == '<') {  // syslog level from `dmesg -r`: "<4>"
+  if (s.size() >= 3 && s[0] == '<') {  // syslog prio from `dmesg -r` or console_msg_format=syslog: "<4>"
     std::size_t i = 1;
-    while (i < s.size() && i < 4 && is_digit(s[i])) ++i;
-    if (i > 1 && i < s.size() && s[i] == '>') s.remove_prefix(i + 1);
+    int prio = 0;
+    while (i < s.size() && i < 4 && is_digit(s[i])) prio = prio * 10 + (s[i++] - '0');
+    if (i > 1 && i < s.size() && s[i] == '>') {
+      out.prio = prio;
+      s.remove_prefix(i + 1);
+    }
   }
   s.remove_prefix(timestamp_length(s));
   string_view rest = s.substr(0, 1) == " " ? s.substr(1) : s;
@@ -726,7 +724,7 @@ ConsoleScan scan_console(string_view log) {
   string_view raw;
   while (cursor.next(raw)) {
     ConsoleLine line = split_console_prefix(raw);
-    if (is_comment(line.text)) continue;
+    if (is_comment(line.text) || written_by_user(line)) continue;
     events.see(line.text, cursor.number());
     if (start.sig) continue;
     if (contains(line.text, "[ cut here ]")) {

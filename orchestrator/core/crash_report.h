@@ -58,6 +58,10 @@ struct ConsoleScan {
   static constexpr std::size_t kMaxEvents = 100;
 };
 
+// A line whose "<N>" prefix names a facility other than the kernel's (N >= 8) was written by
+// user space to /dev/kmsg (faultbox boots its guests with console_msg_format=syslog, so every
+// printk line carries one): it is skipped, so a workload printing "Kernel panic - not syncing:
+// ..." cannot name the crash. Lines without the prefix are taken as they are.
 ConsoleScan scan_console(std::string_view log);
 
 // Tasks in uninterruptible sleep as listed by the last "sysrq: Show Blocked State" in the log,
@@ -66,6 +70,7 @@ std::vector<std::string> blocked_tasks(std::string_view log);
 
 // One console line split into what printk prepends and the message itself. Exposed for tests.
 struct ConsoleLine {
+  int prio = -1;            // "<N>" (dmesg -r, console_msg_format=syslog): facility * 8 + level; -1 when absent
   std::string_view caller;  // "T123" or "C1" (CONFIG_PRINTK_CALLER), empty when absent
   std::string_view text;    // after "<N>", "[    1.234567]" and "[ T123]"
 };

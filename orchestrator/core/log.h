@@ -1,5 +1,6 @@
 #pragma once
-// Progress lines on stderr, one per stage, prefixed "faultbox: ". stdout stays the guest's.
+// Progress lines on stderr, one per stage, prefixed "faultbox: ", control bytes shown as \xNN
+// (orchestrator/core/printable.h). stdout stays the guest's.
 #include <fmt/core.h>
 
 namespace fb {

@@ -1,6 +1,7 @@
 #include "orchestrator/core/scenario.h"
 
 #include "common/files.h"
+#include "orchestrator/core/printable.h"
 #include "protocol/fault_types.h"
 #include "protocol/protocol.h"
 #include "protocol/scsi_debug_opts.h"
@@ -307,6 +308,30 @@ bool plain_word(const std::string& s) {
   });
 }
 
+// Names are printed on terminals and in reports; step and fault names also become parts of file
+// names and of FAULTBOX_FAULT_<NAME>_* variable names. Empty when the name is acceptable.
+std::string name_problem(const std::string& name, bool path_part) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    auto u = static_cast<unsigned char>(name[i]);
+    // TOML strings are valid UTF-8, so a C1 control (U+0080..U+009F) is 0xc2 0x80..0x9f.
+    bool c1 = u == 0xc2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) < 0xa0;
+    if (u < 0x20 || u == 0x7f || c1)
+      return fmt::format("holds the control character {}: names may hold only printable characters",
+                         printable(name.substr(i, c1 ? 2 : 1)));
+  }
+  if (!path_part) return {};
+  if (name.empty()) return "is empty";
+  if (name.find('/') != std::string::npos) return "holds '/': it becomes part of file and variable names";
+  if (name.find("..") != std::string::npos) return "holds '..': it becomes part of file and variable names";
+  return {};
+}
+
+Status check_name(const std::string& what, const std::string& name, bool path_part, const SourceLocation& at) {
+  if (auto problem = name_problem(name, path_part); !problem.empty())
+    return err(at, fmt::format("{} '{}' {}", what, printable(name, 200), problem));
+  return {};
+}
+
 Status check_disk_location(const ScenarioDisk& d, const std::string& location, const SourceLocation& at) {
   auto parsed = parse_disk_location(location);
   if (!parsed)
@@ -351,7 +376,7 @@ Result<ScenarioDisk> parse_disk(const toml::table& t, const nlohmann::json& v, c
   // serial in QEMU's option syntax, so neither may hold spaces, ':' or ','.
   if (!plain_word(d.name))
     return err(loc(file, *t.get("name")),
-               fmt::format("disk name '{}' may hold only letters, digits, '.', '_' and '-'", d.name));
+               fmt::format("disk name '{}' may hold only letters, digits, '.', '_' and '-'", printable(d.name, 200)));
   auto serial_at = loc(file, key_or_table(t, v.contains("serial") ? "serial" : "name"));
   if (!plain_word(d.serial))
     return err(serial_at, fmt::format("disk serial '{}' may hold only letters, digits, '.', '_' and '-'", d.serial));
@@ -590,6 +615,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   auto topv = check_table(root, *find_section("scenario"), file, "the scenario", tables);
   if (!topv) return topv.error();
   sc.name = (*topv)["name"];
+  FB_TRY(check_name("scenario name", sc.name, false, loc(file, key_or_table(root, "name"))));
   sc.description = topv->value("description", "");
   if (topv->contains("trace_events")) {
     sc.trace_events = (*topv)["trace_events"].get<std::vector<std::string>>();
@@ -661,6 +687,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     StepSpec s;
     s.where = loc(file, *t);
     s.name = (*v)["name"];
+    FB_TRY(check_name("step name", s.name, true, loc(file, key_or_table(*t, "name"))));
     s.argv = (*v)["run"].get<std::vector<std::string>>();
     if (v->contains("expect_exit")) s.expect_exit = static_cast<int>((*v)["expect_exit"].get<std::int64_t>());
     if (v->contains("expect_stdout")) s.expect_stdout = (*v)["expect_stdout"].get<std::vector<std::string>>();
@@ -694,6 +721,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     f.where = where;
     f.type = *type;
     f.name = v->value("name", *type);
+    FB_TRY(check_name("fault name", f.name, true, loc(file, key_or_table(*t, "name"))));
     if (v->contains("steps")) {
       f.steps = (*v)["steps"].get<std::vector<std::string>>();
       for (auto& s : f.steps)
@@ -813,7 +841,7 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
 }
 
 Result<Scenario> load_scenario(const fs::path& path) {
-  auto text = read_file(path);
+  auto text = read_regular_file(path, kMaxScenarioBytes, "a scenario file");
   if (!text) return text.error();
   return parse_scenario_text(*text, path.string());
 }

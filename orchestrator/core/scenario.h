@@ -167,6 +167,12 @@ struct Scenario {
 };
 
 Result<Scenario> parse_scenario_text(const std::string& text, const std::string& file_name);
+// A scenario file is TOML a person wrote: anything bigger is not one (and a path to /dev/zero or a
+// FIFO must not be read until memory or patience runs out).
+inline constexpr std::size_t kMaxScenarioBytes = 1 << 20;
+
+// Reads and parses a scenario file. Only a regular file (symlinks followed) of at most
+// kMaxScenarioBytes is read; anything else is a Usage error naming the file.
 Result<Scenario> load_scenario(const std::filesystem::path& path);
 
 // "N:/path" or "/path" -> (partition, path); nullopt when malformed.

@@ -101,6 +101,45 @@ Status check_io_timeout_bus(const Scenario& sc) {
   return {};
 }
 
+// What the agent refuses in an exec request (protocol/protocol.h), checked here so `check` says it
+// before a VM boots: argv plus the env faultbox adds over kMaxExecArgBytes, the request's JSON
+// line (control characters are escaped six bytes each) over kMaxLineBytes, or more than
+// kMaxOutstandingExecs commands at once.
+Status check_exec_limits(const Scenario& sc, const std::vector<StepPlan>& steps) {
+  // Per armed fault: FAULTBOX_FAULT_<NAME>_<KEY>=<value> for what its arm reply reports (a
+  // device path such as /dev/dm-0); key and value together are far below this.
+  constexpr std::size_t kFaultEnvAllowance = 128;
+  constexpr std::size_t kRequestFieldsAllowance = 1024;  // op, id, cwd, faults, make_it_fail, ...
+  int background_before = 0;
+  for (auto& sp : steps) {
+    const StepSpec& step = sc.steps[sp.step];
+    std::size_t arg_bytes = 0;
+    for (auto& a : step.argv) arg_bytes += a.size();
+    std::size_t line_bytes = nlohmann::json(step.argv).dump().size() + kRequestFieldsAllowance;
+    for (std::size_t fi : sp.arm) {
+      std::size_t env = std::string("FAULTBOX_FAULT_").size() + sc.faults[fi].name.size() + kFaultEnvAllowance;
+      arg_bytes += env;
+      line_bytes += env * 6 + 8;
+    }
+    if (arg_bytes > proto::kMaxExecArgBytes)
+      return refuse(step.where, fmt::format("step '{}': its command and the environment faultbox adds take up to {} "
+                                            "bytes; the agent runs at most {} bytes (256 KiB) of argv and env in one exec",
+                                            step.name, arg_bytes, proto::kMaxExecArgBytes));
+    // Worst case: every earlier background step still runs when this one starts.
+    if (background_before >= proto::kMaxOutstandingExecs)
+      return refuse(step.where, fmt::format("step '{}' would start while {} background steps may still run; the agent "
+                                            "runs at most {} commands at once",
+                                            step.name, background_before, proto::kMaxOutstandingExecs));
+    background_before += step.background;
+    if (line_bytes > proto::kMaxLineBytes)
+      return refuse(step.where, fmt::format("step '{}': its exec request would be a control line of up to {} bytes "
+                                            "(control characters travel escaped); the agent reads lines of at most {} "
+                                            "bytes (1 MiB)",
+                                            step.name, line_bytes, proto::kMaxLineBytes));
+  }
+  return {};
+}
+
 // Fault knobs the kernel reads only when a driver initialises become kernel parameters:
 // scsi_debug's dev_size_mb, null_blk's timeout and requeue fault attributes (6.1 has no
 // per-device or run-time knob for them). One value per run; they do nothing until a fault
@@ -177,6 +216,7 @@ Result<RunPlan> make_plan(const Scenario& sc, const PlanInputs& in) {
   }
   FB_TRY(check_shared_knobs(sc, plan.steps));
   FB_TRY(check_io_timeout_bus(sc));
+  FB_TRY(check_exec_limits(sc, plan.steps));
   if (in.injectable)
     if (auto e = find_uninjectable_fault(sc, *in.injectable)) return *e;
   auto init_params = init_time_cmdline(sc);

@@ -1,6 +1,7 @@
 #include "orchestrator/engine/report.h"
 
 #include "common/files.h"
+#include "orchestrator/core/printable.h"
 
 #include <fmt/format.h>
 
@@ -170,7 +171,9 @@ std::string RunReport::to_text() const {
   if (!r.hang_evidence.empty()) out += fmt::format("hang evidence: {} (console.log has the task dumps)\n", r.hang_evidence);
   if (!r.crash_report.empty()) out += fmt::format("crash report:\n{}\n", r.crash_report);
   out += fmt::format("verdict: {} ({}, {:.1f} s)\n", to_string(r.verdict), r.scenario, r.seconds);
-  return out;
+  // Nearly every line above quotes the guest (output, snapshots, stacks, details, errors, the
+  // crash report): one pass over the whole text leaves no path for an escape sequence.
+  return printable(out, std::string::npos, TextLayout::Lines);
 }
 
 json RunReport::to_json() const {

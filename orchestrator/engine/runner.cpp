@@ -4,6 +4,7 @@
 #include "common/fd.h"
 #include "common/temp_dir.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/core/printable.h"
 #include "orchestrator/engine/fault_ledger.h"
 #include "orchestrator/vm/diagnosis.h"
 #include "protocol/protocol.h"
@@ -54,7 +55,10 @@ struct Runner::StepRun {
     return [this, follow](proto::Stream s, std::string_view d) {
       if (s == proto::Stream::Stderr) append_capped(sr.err, d, kMaxStepOutputBytes, err_cut);
       else append_capped(sr.out, d, kMaxStepOutputBytes, out_cut);
-      if (follow) write_all(s == proto::Stream::Stderr ? 2 : 1, d.data(), d.size());
+      if (follow) {  // shown live to a person: the guest's escape sequences must not reach the terminal
+        std::string shown = printable(d, std::string::npos, TextLayout::Lines);
+        write_all(s == proto::Stream::Stderr ? 2 : 1, shown.data(), shown.size());
+      }
     };
   }
   void clear_output() {

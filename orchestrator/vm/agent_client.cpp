@@ -4,6 +4,7 @@
 #include "orchestrator/vm/port_listener.h"
 #include "protocol/protocol.h"
 
+#include <algorithm>
 #include <csignal>
 #include <random>
 
@@ -44,8 +45,32 @@ void AgentClient::on_control(std::string_view d) {
       }
       continue;
     }
-    if (auto id = j.find("id"); id != j.end() && id->is_number_integer()) replies_[id->get<std::int64_t>()] = j;
+    on_reply(std::move(j));
   }
+}
+
+void AgentClient::on_reply(json j) {
+  auto id = j.find("id");
+  bool has_id = id != j.end() && id->is_number_integer();
+  if (has_id) {
+    std::int64_t n = id->get<std::int64_t>();
+    // Lines before it were answered before it, whatever their answer said.
+    if (auto it = std::find(unanswered_.begin(), unanswered_.end(), n); it != unanswered_.end())
+      unanswered_.erase(unanswered_.begin(), it + 1);
+    else if (!unanswered_.empty() && unanswered_.front() == kRawLine)
+      unanswered_.pop_front();  // a raw line that carried an id of its own
+    replies_[n] = std::move(j);
+    return;
+  }
+  if (unanswered_.empty()) {
+    debug("agent: an error reply with no id and no line waiting for it: {}", j.dump());
+    return;
+  }
+  std::int64_t owner = unanswered_.front();
+  unanswered_.pop_front();
+  // The oldest unanswered line is the one the agent could not read: if it was a request, this
+  // is that request's reply (e.g. too_large), so its caller need not wait for a deadline.
+  if (owner != kRawLine) replies_[owner] = std::move(j);
 }
 
 void AgentClient::deliver(Channel& ch, proto::Frame& f) {
@@ -117,15 +142,29 @@ Status AgentClient::run_until(const std::function<bool()>& done, std::chrono::mi
   return {};
 }
 
-void AgentClient::send_raw(std::string_view bytes) {
+void AgentClient::send(std::string_view bytes, std::optional<std::int64_t> request_id) {
   boost::system::error_code ec;
   asio::write(vm_.control(), asio::buffer(bytes.data(), bytes.size()), ec);
+  // The agent's line splitter, mirrored: each '\n' ends a line; an empty one gets no reply.
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (bytes[i] != '\n') {
+      ++open_line_bytes_;
+      open_line_cr_ = bytes[i] == '\r';
+      continue;
+    }
+    bool answered = open_line_bytes_ > (open_line_cr_ ? 1u : 0u);
+    open_line_bytes_ = 0;
+    open_line_cr_ = false;
+    if (answered) unanswered_.push_back(request_id && i + 1 == bytes.size() ? *request_id : kRawLine);
+  }
 }
+
+void AgentClient::send_raw(std::string_view bytes) { send(bytes, std::nullopt); }
 
 Result<json> AgentClient::request(json req, std::chrono::milliseconds timeout) {
   std::int64_t id = next_id_++;
   req["id"] = id;
-  send_raw(req.dump() + "\n");
+  send(req.dump() + "\n", id);
   std::string what = "'" + req.value("op", std::string("?")) + "'";
   auto st = run_until([&] { return replies_.count(id) != 0; }, timeout, what);
   if (!st) return st.error();

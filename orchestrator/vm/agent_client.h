@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 
 namespace fb {
 
@@ -117,6 +118,9 @@ class AgentClient {
   };
 
   void on_control(std::string_view d);
+  void on_reply(nlohmann::json j);
+  // Writes bytes to the control port and notes each line they complete: for a request, its id.
+  void send(std::string_view bytes, std::optional<std::int64_t> request_id);
   void on_trace(std::string_view d);
   void deliver(Channel& ch, proto::Frame& f);
   // Runs the io_context until done() or failure; names what it waited for in errors.
@@ -130,6 +134,14 @@ class AgentClient {
   proto::FrameDecoder frames_;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, nlohmann::json> replies_;
+  // The agent answers every non-empty line once, in the order it read them, but a line it could
+  // not read (over kMaxLineBytes, not JSON) gets "id": null. So the lines sent and not yet
+  // answered, oldest first (the id of a request, kRawLine for bytes from send_raw), tell whose
+  // reply a null id is.
+  static constexpr std::int64_t kRawLine = -1;
+  std::deque<std::int64_t> unanswered_;
+  std::size_t open_line_bytes_ = 0;  // sent since the last '\n' (a '\r' just before it does not count)
+  bool open_line_cr_ = false;
   std::map<std::uint32_t, Channel> channels_;
   bool ready_seen_ = false;
   bool heartbeats_ = false;  // the agent was asked for them (after hello)

@@ -22,7 +22,10 @@ std::string base_kernel_cmdline() {
   // loglevel=5 keeps the slow emulated UART quiet during boot but still prints warnings,
   // oopses and stack traces.
   // scsi_debug and null_blk are built in; they create devices only when a scenario asks.
-  return "console=ttyS0 loglevel=5 panic=-1 oops=panic scsi_debug.add_host=0 null_blk.nr_devices=0";
+  // console_msg_format=syslog prefixes each console line with "<facility*8+level>", so lines user
+  // space wrote to /dev/kmsg (facility >= 1) cannot pass for the kernel's crash report.
+  return "console=ttyS0 console_msg_format=syslog loglevel=5 panic=-1 oops=panic scsi_debug.add_host=0 "
+         "null_blk.nr_devices=0";
 }
 
 std::string disk_kernel_params(const std::vector<DiskSpec>& disks) {

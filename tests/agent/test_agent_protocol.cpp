@@ -44,10 +44,52 @@ TEST_CASE("a control line over the size limit is refused as too_large without ki
   f.agent->send_raw(big);
   auto ping = f.agent->ping();
   REQUIRE(ping.ok());
-  // The too_large reply has id null, so request() cannot see it; the agent still answers.
+  // The too_large reply (id null) answers the raw line, not the ping; the agent still answers.
   auto after = f.agent->request({{"op", "ping"}}, std::chrono::seconds(5));
   REQUIRE(after.ok());
   CHECK((*after)["ok"] == true);
+}
+
+TEST_CASE("a request over the line limit gets the agent's too_large error at once, not its deadline") {
+  test::FakeVm f;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f.agent->request({{"op", "ping"}, {"pad", std::string(2 * proto::kMaxLineBytes, 'x')}}, std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(r.ok());
+  CHECK((*r)["ok"] == false);
+  CHECK((*r)["error"]["code"] == proto::errc::kTooLarge);
+  CHECK(took < std::chrono::seconds(5));
+  // The next request still gets its own reply, not a leftover.
+  auto ping = f.agent->request({{"op", "ping"}}, std::chrono::seconds(5));
+  REQUIRE(ping.ok());
+  CHECK((*ping)["ok"] == true);
+}
+
+TEST_CASE("an exec whose request line is over the limit fails promptly with the agent's reason") {
+  test::FakeVm f;
+  ExecRequest req;
+  req.argv = {"sh", "-c", "true # " + std::string(5 << 20, 'y')};  // the 5 MB `run` string of the issue
+  test::Captured cap;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f.agent->exec(req, cap.sink());
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().message);
+  CHECK(r.error().kind == ErrorKind::Usage);
+  CHECK_THAT(r.error().message, Catch::Contains("exceeds " + std::to_string(proto::kMaxLineBytes)));
+  CHECK(took < std::chrono::seconds(2));  // the request deadline here is 3 s
+}
+
+TEST_CASE("an unreadable request after a raw garbage line gets its own error, the garbage's goes to the garbage") {
+  test::FakeVm f;
+  f.agent->send_raw("not json\n");
+  auto r = f.agent->request({{"op", "ping"}, {"pad", std::string(proto::kMaxLineBytes + 1, 'x')}}, std::chrono::seconds(30));
+  REQUIRE(r.ok());
+  CHECK((*r)["error"]["code"] == proto::errc::kTooLarge);
+  f.agent->send_raw("still not json\n\n\r\n");  // one answered line; the empty ones get no reply
+  auto ping = f.agent->request({{"op", "ping"}}, std::chrono::seconds(5));
+  REQUIRE(ping.ok());
+  CHECK((*ping)["ok"] == true);
 }
 
 TEST_CASE("connect resynchronises after stale garbage in the control stream") {

@@ -309,3 +309,35 @@ TEST_CASE("blocked_tasks names the D-state tasks of the last sysrq-w, not those 
       "[   10.1][  T1] task:cat             state:S stack:0     pid:98    ppid:1      flags:0x00000000\n";
   CHECK(blocked_tasks(two) == std::vector<std::string>{"kworker/0:1 (pid 12)", "dd (pid 99)"});
 }
+
+TEST_CASE("a panic line user space wrote into /dev/kmsg does not title the crash that follows") {
+  auto real = read_file(corpus_dir() / "lkdtm-bug.log");
+  REQUIRE(real.ok());
+  // The corpus log as console_msg_format=syslog prints it: "<facility*8+level>" on every line.
+  std::string kernel_lines;
+  std::istringstream in(real->substr(real->find("\n[") + 1));  // without the "# key: value" header
+  for (std::string l; std::getline(in, l);) kernel_lines += "<4>" + l + "\n";
+  const std::string forged = "[    1.100000] Kernel panic - not syncing: VFS: forged by a workload\n";
+
+  // LOG_USER (facility 1) at level 4: what `echo ... > /dev/kmsg` makes of it.
+  auto scan = scan_console("<12>" + forged + kernel_lines);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->title == "kernel BUG in lkdtm_BUG");
+  CHECK(scan.crash->report.find("forged") == std::string::npos);
+  // A "<0>" the writer put in front is parsed by devkmsg_write as a level, the facility stays 1.
+  CHECK(scan_console("<8>" + forged + kernel_lines).crash->title == "kernel BUG in lkdtm_BUG");
+  // Inside the report, too: a user line between the kernel's is not part of it.
+  std::string inside = kernel_lines;
+  inside.insert(inside.find("<4>[    1.171927]"), "<14>[    1.171900] Kernel panic - not syncing: forged inside\n");
+  auto in_report = scan_console(inside);
+  REQUIRE(in_report.crash);
+  CHECK(in_report.crash->title == "kernel BUG in lkdtm_BUG");
+  CHECK(in_report.crash->report.find("forged") == std::string::npos);
+
+  // The kernel's own panic (facility 0) still titles it, and without prefixes nothing can tell.
+  CHECK(scan_console("<0>" + forged + kernel_lines).crash->title == "kernel panic: VFS: forged by a workload");
+  CHECK(scan_console(forged + real->substr(real->find("\n[") + 1)).crash->title ==
+        "kernel panic: VFS: forged by a workload");
+  CHECK(split_console_prefix("<12>[    1.100000] x").prio == 12);
+  CHECK(split_console_prefix("[    1.100000] x").prio == -1);
+}

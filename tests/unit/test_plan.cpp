@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <regex>
 
@@ -153,4 +155,22 @@ TEST_CASE("the scenario schema's fault sections are the registry's types and par
         CHECK_THAT(key->doc, Catch::EndsWith(fmt::format("(default {})", *p.default_value)));
     }
   }
+}
+
+TEST_CASE("the plan refuses an exec request line over the agent's 1 MiB, and a 33rd command at once") {
+  // 200000 control characters: 200 KB of argv (under 256 KiB) but 1.2 MB of JSON on the wire.
+  std::string escapes;
+  for (int i = 0; i < 200000; ++i) escapes += "\\u0001";
+  auto wide = make_plan(scenario("name = \"x\"\n[[step]]\nname = \"s\"\nrun = \"true " + escapes + "\"\n"), {});
+  REQUIRE_FALSE(wide.ok());
+  CHECK_THAT(wide.error().message, Catch::StartsWith("plan.toml:2:1: step 's': its exec request would be a control line"));
+  CHECK_THAT(wide.error().message, Catch::Contains("at most 1048576 bytes (1 MiB)"));
+
+  std::string steps;
+  for (int i = 0; i < 32; ++i) steps += fmt::format("[[step]]\nname = \"bg{}\"\nrun = \"sleep 9\"\nbackground = true\n", i);
+  CHECK(make_plan(scenario("name = \"x\"\n" + steps), {}).ok());  // 32 at once is the limit
+  auto many = make_plan(scenario("name = \"x\"\n" + steps + "[[step]]\nname = \"last\"\nrun = \"true\"\n"), {});
+  REQUIRE_FALSE(many.ok());
+  CHECK_THAT(many.error().message, Catch::StartsWith("plan.toml:130:1: step 'last' would start while 32 background steps"));
+  CHECK_THAT(many.error().message, Catch::Contains("at most 32 commands at once"));
 }

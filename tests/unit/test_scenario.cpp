@@ -1,9 +1,19 @@
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "orchestrator/core/scenario.h"
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <future>
 #include <random>
 #include <regex>
 #include <map>
@@ -225,4 +235,106 @@ files = { "1:/a.txt" = "unchanged", "1:/gone" = "absent" }
   CHECK_FALSE(parse_disk_location("0:/a"));
   CHECK_FALSE(parse_disk_location("1:a"));
   CHECK_FALSE(parse_disk_location("/a/../b"));
+}
+
+namespace {
+
+TempDir scratch() {
+  auto d = TempDir::create(fs::temp_directory_path(), "fb-scenario-input-", false);
+  REQUIRE(d.ok());
+  return std::move(*d);
+}
+
+// load_scenario in a child with a 1 GiB address-space limit and a 20 s alarm, so a reader
+// without a cap dies there (bad_alloc, SIGABRT) instead of eating the host. Returns the child's
+// wait status and the error message it wrote back.
+std::pair<int, std::string> load_in_bounded_child(const fs::path& path) {
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    struct rlimit as = {1ul << 30, 1ul << 30};
+    setrlimit(RLIMIT_AS, &as);
+    alarm(20);
+    try {  // the child must never return into the test runner
+      auto sc = load_scenario(path);
+      std::string msg = sc.ok() ? "parsed" : sc.error().message;
+      if (write(p[1], msg.data(), msg.size()) < 0) _exit(3);
+      _exit(!sc.ok() && sc.error().kind == ErrorKind::Usage ? 0 : 1);
+    } catch (const std::exception& e) {
+      std::string msg = std::string("exception: ") + e.what();
+      if (write(p[1], msg.data(), msg.size()) < 0) _exit(3);
+      _exit(2);
+    }
+  }
+  close(p[1]);
+  std::string msg;
+  char buf[4096];
+  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<std::size_t>(n));
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, msg};
+}
+
+}  // namespace
+
+TEST_CASE("a scenario path that is a symlink to /dev/zero is refused at once, not read until memory runs out") {
+  auto dir = scratch();
+  fs::path link = dir.path() / "zero.toml";
+  fs::create_symlink("/dev/zero", link);
+  auto t0 = std::chrono::steady_clock::now();
+  auto [status, msg] = load_in_bounded_child(link);
+  INFO("child status " << status << ": " << msg);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(msg == link.string() + ": is a character device; a scenario file must be a regular file");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
+
+TEST_CASE("a scenario path that is a FIFO is refused without waiting for a writer") {
+  auto dir = scratch();
+  fs::path fifo = dir.path() / "fifo.toml";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  auto loaded = std::async(std::launch::async, [&] { return load_scenario(fifo); });
+  if (loaded.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    // Unblock the reader (a writer that opens and closes: EOF) so the test ends either way.
+    int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) close(w);
+    loaded.wait();
+    FAIL("load_scenario blocked on the FIFO for 5 s");
+  }
+  auto sc = loaded.get();
+  REQUIRE_FALSE(sc.ok());
+  CHECK(sc.error().kind == ErrorKind::Usage);
+  CHECK(sc.error().message == fifo.string() + ": is a FIFO; a scenario file must be a regular file");
+}
+
+TEST_CASE("a scenario path that is a directory is refused, naming it") {
+  auto dir = scratch();
+  auto sc = load_scenario(dir.path());
+  REQUIRE_FALSE(sc.ok());
+  CHECK(sc.error().kind == ErrorKind::Usage);
+  CHECK(sc.error().message == dir.path().string() + ": is a directory; a scenario file must be a regular file");
+}
+
+TEST_CASE("a scenario file over the 1 MiB cap is refused with the cap in the message, one at the cap is read") {
+  auto dir = scratch();
+  std::string valid = "name = \"x\"\n[[step]]\nname = \"s\"\nrun = \"true\"\n";
+  fs::path big = dir.path() / "big.toml";
+  std::ofstream(big) << valid << "# " << std::string(2 << 20, 'x') << "\n";
+  auto sc = load_scenario(big);
+  REQUIRE_FALSE(sc.ok());
+  CHECK(sc.error().kind == ErrorKind::Usage);
+  CHECK(sc.error().message ==
+        big.string() + ": " + std::to_string(fs::file_size(big)) + " bytes is over the 1 MiB limit for a scenario file");
+  CHECK(sc.error().message.find('\n') == std::string::npos);
+  fs::path at_cap = dir.path() / "at-cap.toml";
+  std::ofstream(at_cap) << valid << "# " << std::string(kMaxScenarioBytes - valid.size() - 3, 'x') << "\n";
+  REQUIRE(fs::file_size(at_cap) == kMaxScenarioBytes);
+  auto ok = load_scenario(at_cap);
+  INFO((ok.ok() ? "" : ok.error().message));
+  CHECK(ok.ok());
 }

@@ -399,4 +399,47 @@ TEST_CASE("run: a step the memory cgroup OOM killer killed is reported as OOM-ki
   CHECK_FALSE(j["steps"][0].contains("oom_killed"));
   CHECK_THAT(r.out, Catch::Contains("step hog: killed by signal 9"));
   CHECK_THAT(r.out, Catch::Contains("    killed by the OOM killer (memory cgroup out of memory in /small): pid "));
+
+TEST_CASE("run: a step's escape sequences reach the terminal and report.txt escaped, the JSON raw") {
+  ScratchDir rt;
+  std::string json_path = (rt.path() / "r.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/hostile-output.toml"), "--json", json_path, "--follow"});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);  // its expect_stdout is never met
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.err.find('\x1b') == std::string::npos);  // --follow shows the output live, escaped too
+  CHECK(r.out.find('\x07') == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("stdout: out \\x1b]0;pwned\\x07\\x1b[2J end"));
+  CHECK_THAT(r.out, Catch::Contains("stderr: err \\x1b[31mred"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["steps"][0]["stdout"] == "out \x1b]0;pwned\x07\x1b[2J end\n");
+  CHECK(j["steps"][0]["stderr"] == "err \x1b[31mred\n");
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto report = read_file(ev / "report.txt");
+  REQUIRE(report.ok());
+  CHECK(report->find('\x1b') == std::string::npos);
+  CHECK_THAT(*report, Catch::Contains("\\x1b]0;pwned\\x07"));
+}
+
+TEST_CASE("run: a panic line the workload wrote to /dev/kmsg does not title the real crash after it") {
+  ScratchDir rt;
+  std::string json_path = (rt.path() / "r.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/fake-panic-then-bug.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 3);
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  REQUIRE(j["crash"].is_object());
+  CHECK(j["crash"]["title"] == "kernel BUG in lkdtm_BUG");
+  CHECK(j["crash"]["report"].get<std::string>().find("forged") == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("kernel BUG in lkdtm_BUG"));
+  // The forged line is on the console all the same, marked as LOG_USER's (facility 1, level 4).
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto console = read_file(ev / "console.log");
+  REQUIRE(console.ok());
+  auto forged = console->find("] Kernel panic - not syncing: forged by the workload");
+  REQUIRE(forged != std::string::npos);
+  CHECK(console->substr(console->rfind('\n', forged) + 1, 5) == "<12>[");
+  CHECK_THAT(*console, Catch::Contains("kernel BUG at"));
 }

@@ -1,0 +1,21 @@
+#pragma once
+// Untrusted text (the guest's output, console and kernel log, names from a scenario) made safe
+// to show a person: a terminal acts on control bytes (ESC sequences retitle or clear it, CR
+// overwrites a line), so they are shown as visible `\xNN` escapes instead. Raw bytes stay in
+// JSON and the evidence logs; only what is printed or written for reading goes through here.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace fb {
+
+enum class TextLayout {
+  OneLine,  // a title or a name: everything but printable ASCII escaped, newlines too
+  Lines,    // a report: '\n' and '\t' kept, valid UTF-8 kept except the C1 controls U+0080..U+009F
+};
+
+// At most `cap` bytes of s are read (the escapes make the result longer).
+std::string printable(std::string_view s, std::size_t cap = std::string_view::npos,
+                      TextLayout layout = TextLayout::OneLine);
+
+}  // namespace fb
