@@ -399,6 +399,7 @@ TEST_CASE("run: a step the memory cgroup OOM killer killed is reported as OOM-ki
   CHECK_FALSE(j["steps"][0].contains("oom_killed"));
   CHECK_THAT(r.out, Catch::Contains("step hog: killed by signal 9"));
   CHECK_THAT(r.out, Catch::Contains("    killed by the OOM killer (memory cgroup out of memory in /small): pid "));
+}
 
 TEST_CASE("run: a step's escape sequences reach the terminal and report.txt escaped, the JSON raw") {
   ScratchDir rt;
