@@ -50,6 +50,12 @@ struct Runner::StepRun {
   bool out_cut = false, err_cut = false;
   std::chrono::steady_clock::time_point started;
   std::uint32_t channel = 0;
+  // Page-fault livelock watch (see watch_for_page_fault_livelock): how far the log was read, how
+  // often the kernel said it retried a page fault, and the fault that cannot let it end.
+  std::size_t livelock_scanned = 0;
+  int page_fault_retries = 0;
+  std::optional<std::size_t> livelock_fault;
+  bool livelocked = false;
 
   OutputSink sink(bool follow) {
     return [this, follow](proto::Stream s, std::string_view d) {
@@ -102,9 +108,49 @@ Result<std::unique_ptr<Runner::StepRun>> Runner::prepare(const RunPlan& plan, co
     ledger.disarm(run->arming);
     return make_error(ErrorKind::Timeout, "the run exceeded [vm] timeout before step {}", step.name);
   }
+  watch_for_page_fault_livelock(plan, *run);
   if (opts_.follow) progress("step {}: running {}{}", step.name, step.argv.back(), step.background ? " (background)" : "");
   run->started = std::chrono::steady_clock::now();
   return run;
+}
+
+namespace {
+// The kernel's words when a page fault failed with VM_FAULT_OOM outside a memcg OOM and is retried
+// (mm/oom_kill.c pagefault_out_of_memory), rate-limited to 10 per 5 s.
+constexpr std::string_view kPageFaultRetry = "VM_FAULT_OOM leaked out to the #PF handler";
+// That many retries of a marked step under a fault that fails every call without limit: the
+// first burst of the rate limit, so the step is stopped within about a second.
+constexpr int kLivelockRetries = 10;
+}  // namespace
+
+// A marked step under a task-filtered fault with probability 100 and no `times` limit has its own
+// page faults' allocations failed, and the kernel retries such a fault forever: the step can
+// never progress (measured: 109,242 injections in 10 minutes, then the run's timeout). The
+// kernel says so in its log; after kLivelockRetries of those lines the step is stopped.
+void Runner::watch_for_page_fault_livelock(const RunPlan& plan, StepRun& run) {
+  if (!run.req.make_it_fail) return;
+  for (auto& [fi, handle] : run.arming.armed) {
+    const auto& p = plan.arm_requests[fi]["params"];
+    if (p.value("task_filter", false) && p.value("probability", 0) == 100 && p.value("times", 0) < 0) run.livelock_fault = fi;
+  }
+  if (!run.livelock_fault) return;
+  run.livelock_scanned = log_.size();
+  run.req.abandon = [this, &run] {
+    for (auto& rec : log_.since(run.livelock_scanned))
+      if (rec.text.find(kPageFaultRetry) != std::string::npos) ++run.page_fault_retries;
+    run.livelock_scanned = log_.size();
+    run.livelocked = run.page_fault_retries >= kLivelockRetries;
+    return run.livelocked;
+  };
+}
+
+std::string Runner::livelock_explanation(const StepRun& run) const {
+  const FaultSpec& f = plan_->fault(*run.livelock_fault);
+  return fmt::format("page-fault livelock: the kernel retried the step's own page faults ({} \"{}\" lines) because "
+                     "fault {} (probability 100, no times limit) fails the allocations under them, so the step could "
+                     "never progress; faultbox stopped it after {:.1f} s. Set mark_task = false and mark only the call "
+                     "under test (echo 1 > /proc/self/make-it-fail right before it), or limit the fault with `times`",
+                     run.page_fault_retries, kPageFaultRetry, f.name, seconds_since(run.started));
 }
 
 Result<ExecResult> Runner::run_foreground(const RunPlan& plan, StepRun& run, FaultLedger& ledger) {
@@ -175,6 +221,12 @@ std::optional<RunEnd> Runner::settle(StepRun& run, FaultLedger& ledger, Result<E
   }
   sr.status = res->status;
   sr.finished = true;
+  if (run.livelocked) {  // stopped by faultbox: its exit status and expectations say nothing more
+    sr.status = ExitStatus{-1, SIGKILL};
+    sr.failures.push_back(livelock_explanation(run));
+    r.steps.push_back(std::move(sr));
+    return std::nullopt;
+  }
   if (sr.status.signal == SIGKILL) sr.oom_killed = oom_kill_of_step(log_.since(run.first_record), res->pid);
   check_step_expectations(*run.step, sr);
   r.steps.push_back(std::move(sr));
@@ -210,6 +262,7 @@ RunEnd Runner::end_early(const StepSpec& step, Error e, RunReport& r) {
 }
 
 RunEnd Runner::run(const RunPlan& plan, RunReport& r) {
+  plan_ = &plan;
   auto plan_start = std::chrono::steady_clock::now();
   // The first plan on a VM owns the boot messages too; each later one starts where the last ended.
   std::size_t first_record = plan_log_start_;

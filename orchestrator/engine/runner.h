@@ -36,11 +36,14 @@ class Runner {
   // Disarms and credits the step's faults, then judges the step; nullopt when the plan goes on.
   std::optional<RunEnd> settle(StepRun& run, FaultLedger& ledger, Result<ExecResult> res, RunReport& r);
   RunEnd end_early(const StepSpec& step, Error e, RunReport& r);
+  void watch_for_page_fault_livelock(const RunPlan& plan, StepRun& run);
+  std::string livelock_explanation(const StepRun& run) const;
 
   Session& s_;
   RunnerOptions opts_;
   KernelLog log_;
   bool healthy_ = true;
+  const RunPlan* plan_ = nullptr;  // the plan run() is running
   std::string hang_evidence_;  // how the evidence of a step past its timeout was taken
   std::size_t plan_log_start_ = 0;  // the kernel log record where the next plan's window begins
 };

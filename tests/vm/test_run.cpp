@@ -181,6 +181,24 @@ TEST_CASE("run --kernel boots the kernel it names, as exec --kernel does, and re
   require_no_leftovers(rt);
 }
 
+TEST_CASE("run: a marked step whose page faults failslab fails forever is stopped within seconds as a livelock, with the way out") {
+  ScratchDir rt;
+  auto json_path = (rt.path() / "report.json").string();
+  auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/failslab-page-fault-livelock.toml"), "--json", json_path});
+  INFO(r.out << r.err);
+  CHECK(r.status.code == 1);
+  CHECK(r.seconds < 60);  // the run's own timeout is 10 minutes
+  CHECK_THAT(r.out, Catch::Contains("page-fault livelock"));
+  CHECK_THAT(r.out, Catch::Contains("mark_task = false"));
+  auto j = nlohmann::json::parse(*read_file(json_path));
+  CHECK(j["verdict"] == "fail");
+  CHECK(j["steps"][0]["signal"] == 9);
+  CHECK(j["faults"][0]["fired"].get<int>() >= 10);
+  // The VM is healthy: the next step runs.
+  CHECK(j["steps"][1]["stdout"] == "still here\n");
+  require_no_leftovers(rt);
+}
+
 TEST_CASE("run: a fault that was armed and never fired fails the run, unless it may not fire") {
   ScratchDir rt;
   auto scenario = rt.path() / "never-fires.toml";
