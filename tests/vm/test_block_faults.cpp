@@ -8,38 +8,6 @@
 using namespace fb;
 using namespace fb::test;
 
-namespace {
-
-struct Report {
-  Run run;
-  nlohmann::json json;
-};
-
-Report run_example(const ScratchDir& rt, const std::string& rel) {
-  auto json_path = (rt.path() / "report.json").string();
-  Report r{faultbox_in(rt, "run", {source(rel), "--json", json_path}), {}};
-  auto text = read_file(json_path);
-  if (text.ok()) r.json = nlohmann::json::parse(*text);
-  return r;
-}
-
-const nlohmann::json& step(const nlohmann::json& j, const std::string& name) {
-  for (auto& s : j["steps"])
-    if (s["name"] == name) return s;
-  FAIL("no step " << name);
-  static nlohmann::json none;
-  return none;
-}
-
-const nlohmann::json& fault(const nlohmann::json& j, const std::string& name) {
-  for (auto& f : j["faults"])
-    if (f["name"] == name) return f;
-  FAIL("no fault " << name);
-  static nlohmann::json none;
-  return none;
-}
-
-}  // namespace
 
 TEST_CASE("block: dm_dust fails reads of listed blocks only, and a write remaps a bad block (S1)") {
   ScratchDir rt;

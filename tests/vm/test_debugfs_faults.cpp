@@ -12,42 +12,13 @@ using namespace fb::test;
 
 namespace {
 
-struct Report {
-  Run run;
-  nlohmann::json json;
-};
-
-Report run_scenario(const ScratchDir& rt, const std::string& rel) {
-  auto json_path = (rt.path() / "report.json").string();
-  Report r{faultbox_in(rt, "run", {source(rel), "--json", json_path}), {}};
-  auto text = read_file(json_path);
-  if (text.ok()) r.json = nlohmann::json::parse(*text);
-  return r;
-}
-
-const nlohmann::json& step(const nlohmann::json& j, const std::string& name) {
-  for (auto& s : j["steps"])
-    if (s["name"] == name) return s;
-  FAIL("no step " << name);
-  static nlohmann::json none;
-  return none;
-}
-
-const nlohmann::json& fault(const nlohmann::json& j, const std::string& name) {
-  for (auto& f : j["faults"])
-    if (f["name"] == name) return f;
-  FAIL("no fault " << name);
-  static nlohmann::json none;
-  return none;
-}
-
 std::string text(const nlohmann::json& step, const char* stream) { return step[stream].get<std::string>(); }
 
 }  // namespace
 
 TEST_CASE("debugfs faults: fail_page_alloc fails the marked shell's fork (order-2 stack) with ENOMEM, the sibling forks") {
   ScratchDir rt;
-  auto r = run_scenario(rt, "examples/fail-page-alloc-fork-enomem.toml");
+  auto r = run_example(rt, "examples/fail-page-alloc-fork-enomem.toml");
   INFO(r.run.out << r.run.err);
   REQUIRE(r.run.status.code == 0);
   CHECK(r.json["verdict"] == "pass");
@@ -70,7 +41,7 @@ TEST_CASE("debugfs faults: fail_page_alloc fails the marked shell's fork (order-
 
 TEST_CASE("debugfs faults: fail_futex fails a shared FUTEX_WAIT with EFAULT at once, and ignore_private lets a private one time out") {
   ScratchDir rt;
-  auto r = run_scenario(rt, "examples/fail-futex-wait-efault.toml");
+  auto r = run_example(rt, "examples/fail-futex-wait-efault.toml");
   INFO(r.run.out << r.run.err);
   REQUIRE(r.run.status.code == 0);
   CHECK(r.json["verdict"] == "pass");
@@ -91,7 +62,7 @@ TEST_CASE("debugfs faults: fail_futex fails a shared FUTEX_WAIT with EFAULT at o
 
 TEST_CASE("debugfs faults: fail_io_timeout with task_filter = false drops an ide completion, the read gets EIO after the SCSI timeout") {
   ScratchDir rt;
-  auto r = run_scenario(rt, "examples/fail-io-timeout-ide-eio.toml");
+  auto r = run_example(rt, "examples/fail-io-timeout-ide-eio.toml");
   INFO(r.run.out << r.run.err);
   REQUIRE(r.run.status.code == 0);
   CHECK(r.json["verdict"] == "pass");
@@ -115,7 +86,7 @@ TEST_CASE("debugfs faults: fail_io_timeout with task_filter = false drops an ide
 
 TEST_CASE("debugfs faults: fail_io_timeout with task_filter = true never fires (completion in interrupt context), so the run fails") {
   ScratchDir rt;
-  auto r = run_scenario(rt, "tests/data/scenarios/vm/fail-io-timeout-task-filtered.toml");
+  auto r = run_example(rt, "tests/data/scenarios/vm/fail-io-timeout-task-filtered.toml");
   INFO(r.run.out << r.run.err);
   REQUIRE(r.run.status.code == 1);
   CHECK(r.json["verdict"] == "fail");
@@ -130,7 +101,7 @@ TEST_CASE("debugfs faults: fail_io_timeout with task_filter = true never fires (
 
 TEST_CASE("debugfs faults: null_blk requeue_every requeues requests and every read and write still completes") {
   ScratchDir rt;
-  auto r = run_scenario(rt, "examples/null-blk-requeues.toml");
+  auto r = run_example(rt, "examples/null-blk-requeues.toml");
   INFO(r.run.out << r.run.err);
   REQUIRE(r.run.status.code == 0);
   CHECK(r.json["verdict"] == "pass");

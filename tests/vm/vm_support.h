@@ -1,8 +1,10 @@
 #pragma once
+#include "common/files.h"
 #include "orchestrator/core/cache.h"
 #include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <set>
 
@@ -37,6 +39,32 @@ inline Run faultbox_in(const ScratchDir& rt, const std::string& subcommand, std:
 inline Run faultbox_exec(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
   return faultbox_in(rt, "exec", std::move(args), std::move(opts));
 }
+
+// A scenario (relative to the source tree) run by `faultbox run --json`, with its parsed report
+// (null when none was written).
+struct Report {
+  Run run;
+  nlohmann::json json;
+};
+
+inline Report run_example(const ScratchDir& rt, const std::string& rel) {
+  auto json_path = (rt.path() / "report.json").string();
+  Report r{faultbox_in(rt, "run", {source(rel), "--json", json_path}), {}};
+  auto text = read_file(json_path);
+  if (text.ok()) r.json = nlohmann::json::parse(*text);
+  return r;
+}
+
+// A step or fault of a JSON report by name; the test fails when there is none.
+inline const nlohmann::json& named(const nlohmann::json& j, const char* list, const std::string& name) {
+  for (auto& e : j[list])
+    if (e["name"] == name) return e;
+  FAIL("no " << list << " entry " << name);
+  static nlohmann::json none;
+  return none;
+}
+inline const nlohmann::json& step(const nlohmann::json& j, const std::string& name) { return named(j, "steps", name); }
+inline const nlohmann::json& fault(const nlohmann::json& j, const std::string& name) { return named(j, "faults", name); }
 
 // The evidence dir a run named in its last line of output ("evidence: DIR"), or empty.
 inline std::filesystem::path evidence_dir_of(const std::string& out) {
