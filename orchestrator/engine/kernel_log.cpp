@@ -68,9 +68,9 @@ std::span<const KmsgRecord> KernelLog::between(std::size_t from, std::size_t to)
   return std::span<const KmsgRecord>(records_).subspan(from, to - from);
 }
 
-std::string KernelLog::text() const {
+std::string KernelLog::text(std::size_t from) const {
   std::string out;
-  for (auto& rec : records_) out += rec.line() + "\n";
+  for (auto& rec : since(from)) out += rec.line() + "\n";
   return out;
 }
 

@@ -29,7 +29,7 @@ class KernelLog {
   // The records from index `from` on (a step's, when from is the size at its start).
   std::span<const KmsgRecord> since(std::size_t from) const;
   std::span<const KmsgRecord> between(std::size_t from, std::size_t to) const;
-  std::string text() const;  // one line per record
+  std::string text(std::size_t from = 0) const;  // one line per record, from index `from` on
   const std::string& trace() const { return trace_; }
   // A warning for the report when the cap cut the log, else "".
   std::string cap_warning() const;

@@ -54,7 +54,7 @@ struct Runner::StepRun {
   // often the kernel said it retried a page fault, and the fault that cannot let it end.
   std::size_t livelock_scanned = 0;
   int page_fault_retries = 0;
-  std::optional<std::size_t> livelock_fault;
+  std::string livelock_fault;  // the name of the fault that cannot let it end; empty: not watched
   bool livelocked = false;
 
   OutputSink sink(bool follow) {
@@ -131,9 +131,10 @@ void Runner::watch_for_page_fault_livelock(const RunPlan& plan, StepRun& run) {
   if (!run.req.make_it_fail) return;
   for (auto& [fi, handle] : run.arming.armed) {
     const auto& p = plan.arm_requests[fi]["params"];
-    if (p.value("task_filter", false) && p.value("probability", 0) == 100 && p.value("times", 0) < 0) run.livelock_fault = fi;
+    if (p.value("task_filter", false) && p.value("probability", 0) == 100 && p.value("times", 0) < 0)
+      run.livelock_fault = plan.fault(fi).name;
   }
-  if (!run.livelock_fault) return;
+  if (run.livelock_fault.empty()) return;
   run.livelock_scanned = log_.size();
   run.req.abandon = [this, &run] {
     for (auto& rec : log_.since(run.livelock_scanned))
@@ -145,12 +146,11 @@ void Runner::watch_for_page_fault_livelock(const RunPlan& plan, StepRun& run) {
 }
 
 std::string Runner::livelock_explanation(const StepRun& run) const {
-  const FaultSpec& f = plan_->fault(*run.livelock_fault);
   return fmt::format("page-fault livelock: the kernel retried the step's own page faults ({} \"{}\" lines) because "
                      "fault {} (probability 100, no times limit) fails the allocations under them, so the step could "
                      "never progress; faultbox stopped it after {:.1f} s. Set mark_task = false and mark only the call "
                      "under test (echo 1 > /proc/self/make-it-fail right before it), or limit the fault with `times`",
-                     run.page_fault_retries, kPageFaultRetry, f.name, seconds_since(run.started));
+                     run.page_fault_retries, kPageFaultRetry, run.livelock_fault, seconds_since(run.started));
 }
 
 Result<ExecResult> Runner::run_foreground(const RunPlan& plan, StepRun& run, FaultLedger& ledger) {
@@ -262,7 +262,6 @@ RunEnd Runner::end_early(const StepSpec& step, Error e, RunReport& r) {
 }
 
 RunEnd Runner::run(const RunPlan& plan, RunReport& r) {
-  plan_ = &plan;
   auto plan_start = std::chrono::steady_clock::now();
   // The first plan on a VM owns the boot messages too; each later one starts where the last ended.
   std::size_t first_record = plan_log_start_;
@@ -271,9 +270,7 @@ RunEnd Runner::run(const RunPlan& plan, RunReport& r) {
   auto finish = [&](RunEnd end) {
     bool cut_short = end.how != RunEnd::How::Completed;
     r.faults = ledger.results(cut_short);
-    std::string log;
-    for (auto& rec : log_.since(first_record)) log += rec.line() + "\n";
-    r.kmsg = std::move(log);
+    r.kmsg = log_.text(first_record);
     plan_log_start_ = log_.size();
     r.trace = log_.trace();
     if (auto w = log_.cap_warning(); !w.empty()) r.warnings.push_back(w);

@@ -43,7 +43,6 @@ class Runner {
   RunnerOptions opts_;
   KernelLog log_;
   bool healthy_ = true;
-  const RunPlan* plan_ = nullptr;  // the plan run() is running
   std::string hang_evidence_;  // how the evidence of a step past its timeout was taken
   std::size_t plan_log_start_ = 0;  // the kernel log record where the next plan's window begins
 };
