@@ -67,7 +67,7 @@ CommandMain add_triage(CLI::App& app) {
     }
     if (scan.crash) {
       printf("crashed: %s: %s%s\n", to_string(scan.crash->kind), scan.crash->title.c_str(),
-             scan.crash->corrupted ? " (corrupted report: no frame to blame)" : "");
+             scan.crash->corrupted ? " (corrupted report)" : "");
       for (const auto& alt : scan.crash->alt_titles) printf("also known as: %s\n", alt.c_str());
     } else
       printf("no crash found\n");

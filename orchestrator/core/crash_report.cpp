@@ -453,8 +453,11 @@ bool is_run_specific(string_view tok) {
   std::size_t hex = 0;
   while (hex < tok.size() && is_hex(tok[hex])) ++hex;
   if (hex >= 8 && (hex == tok.size() || tok[hex] == '{')) return true;  // "ffff8880{i=0,n=/}"
-  for (std::size_t i = 0; i + 1 < tok.size(); ++i)  // "CPU#0", "exitcode=0x9", "pid:26"
-    if ((tok[i] == '#' || tok[i] == '=' || tok[i] == ':') && is_digit(tok[i + 1])) return true;
+  for (std::size_t i = 0; i + 1 < tok.size(); ++i) {  // "CPU#0", "exitcode=0x9", "pid:26", "mm:ffff8880..."
+    if (tok[i] != '#' && tok[i] != '=' && tok[i] != ':') continue;
+    string_view value = tok.substr(i + 1);
+    if (is_digit(value[0]) || (value.size() >= 8 && std::all_of(value.begin(), value.end(), is_hex))) return true;
+  }
   return false;
 }
 
@@ -628,7 +631,7 @@ std::vector<ReportLine> collect_report(string_view log, const ReportStart& start
 // Candidate functions in blame order for one report. Questionable frames (" ? f") never count.
 struct Candidates {
   std::vector<string_view> frames;
-  bool saw_stack = false;  // a trace heading or a PC line was there at all
+  bool saw_trace = false;  // a call-trace heading was there (the PC alone is not the stack)
 };
 
 void add_lock_site(const std::vector<ReportLine>& lines, Candidates& out, std::initializer_list<string_view> triggers);
@@ -703,14 +706,14 @@ Candidates blame_candidates(const std::vector<ReportLine>& lines, const CrashSig
       if (string_view pc = parse_pc_line(s); !pc.empty()) {
         if (stall) stall_start = out.frames.size();
         out.frames.push_back(pc);
-        pc_taken = out.saw_stack = true;
+        pc_taken = true;
         if (stall) in_trace = true;  // the interrupted context's frames follow the registers
         continue;
       }
     }
     if (starts_trace(s)) {
       in_trace = true;
-      out.saw_stack = true;
+      out.saw_trace = true;
       continue;
     }
     if (s.substr(0, 16) == "Allocated by task" || s.substr(0, 12) == "Freed by task" || s.substr(0, 4) == "---[" ||
@@ -866,6 +869,20 @@ string_view family_of(CrashKind kind) {
   }
 }
 
+// Reports the kernel always prints a call trace with (oopses, WARN, KASAN, lockdep's deadlock
+// reports, hung tasks, stalls); a sanitizer's stack right under its header has no heading.
+bool always_has_trace(const CrashSignature& sig) {
+  switch (sig.kind) {
+    case CrashKind::PageFault: case CrashKind::NullDeref: case CrashKind::GeneralProtection:
+    case CrashKind::DivideError: case CrashKind::Oops: case CrashKind::Kasan: case CrashKind::HungTask:
+    case CrashKind::SoftLockup: case CrashKind::RcuStall: return true;
+    case CrashKind::Warning: return sig.rule == TitleRule::Warning;
+    case CrashKind::Bug: return sig.rule == TitleRule::KernelBug;
+    case CrashKind::Lockdep: return sig.rule == TitleRule::Fixed;  // possible deadlock, inconsistent lock state
+    default: return false;
+  }
+}
+
 CrashReport build_report(const ReportStart& start, std::vector<ReportLine> lines) {
   CrashReport report;
   const CrashSignature& sig = *start.sig;
@@ -891,8 +908,11 @@ CrashReport build_report(const ReportStart& start, std::vector<ReportLine> lines
   Candidates candidates = blame_candidates(lines, sig, header_function);
   report.guilty_frame = pick_guilty_frame(candidates, sig);
   // A report that should name a frame and has none is cut or garbled: say so, guess nothing.
-  report.corrupted = sig.frames != FrameRule::None && report.guilty_frame.empty() && sig.kind != CrashKind::Kcsan &&
-                     sig.kind != CrashKind::Panic;  // a panic may be called with no stack at all
+  // One whose stack never came (cut off, or lost among other output) is damaged too, even when
+  // its header or PC named the frame.
+  const bool needs_frame = sig.frames != FrameRule::None && sig.kind != CrashKind::Kcsan &&
+                           sig.kind != CrashKind::Panic;  // a panic may be called with no stack at all
+  report.corrupted = needs_frame && (report.guilty_frame.empty() || (always_has_trace(sig) && !candidates.saw_trace));
   const std::string& frame = report.guilty_frame;
 
   std::string stem;

@@ -111,6 +111,10 @@ TEST_CASE("every golden console log gets its expected title and kind and verdict
         c.erase("title");
         c.erase("kind");
       }
+      if (crashed && scan.crash->corrupted)
+        c.set("corrupted", "true");
+      else
+        c.erase("corrupted");
       c.set("crashed", crashed ? "true" : "false");
       if (events.empty())
         c.erase("events");
@@ -127,6 +131,7 @@ TEST_CASE("every golden console log gets its expected title and kind and verdict
     CHECK(expected_crashed == (crashed ? "true" : "false"));
     CHECK(c.get("title") == title);
     CHECK(c.get("kind") == kind);
+    CHECK(c.get("corrupted") == (crashed && scan.crash->corrupted ? "true" : ""));
     CHECK(c.get("events") == events);
     if (crashed) {
       CHECK_FALSE(scan.crash->report.empty());
@@ -416,6 +421,22 @@ TEST_CASE("a hung task is blamed on the caller of the lock or wait it sleeps in"
   CHECK(cut.crash->corrupted);
   CHECK(cut.crash->guilty_frame.empty());
   CHECK(cut.crash->title == "INFO: task hung");
+}
+
+TEST_CASE("a report whose stack never came is corrupted even when its PC names the frame") {
+  const std::string head =
+      "[    5.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+      "[    5.0] Oops: 0000 [#1] PREEMPT SMP\n"
+      "[    5.0] RIP: 0010:widget_poll+0x1c/0x40\n";
+  auto cut = scan_console(head + "[    5.1] random: crng init done\n");
+  REQUIRE(cut.crash);
+  CHECK(cut.crash->corrupted);
+  CHECK(cut.crash->title == "BUG: kernel NULL pointer dereference in widget_poll");
+  auto whole = scan_console(head + "[    5.0] Call Trace:\n[    5.0]  <TASK>\n[    5.0]  do_poll+0x1/0x2\n"
+                                   "[    5.0]  </TASK>\n");
+  REQUIRE(whole.crash);
+  CHECK_FALSE(whole.crash->corrupted);
+  CHECK(whole.crash->guilty_frame == "widget_poll");
 }
 
 TEST_CASE("a KASAN access inside a string or copy helper is blamed on its caller") {
