@@ -419,8 +419,12 @@ string_view after_glued_timestamp(string_view text) {
 
 const CrashSignature* match_in(string_view text);
 
-const CrashSignature* match_signature(string_view text) {
+// Only a line without a syslog prefix may carry glued text: on a console_msg_format=syslog
+// console every kernel record starts its own line, and text a record quotes stays its text.
+const CrashSignature* match_signature(const ConsoleLine& line) {
+  string_view text = line.text;
   if (const CrashSignature* sig = match_in(text)) return sig;
+  if (line.prio >= 0) return nullptr;
   string_view glued = after_glued_timestamp(text);
   return glued.empty() ? nullptr : match_in(glued);
 }
@@ -606,7 +610,7 @@ std::vector<ReportLine> collect_report(string_view log, const ReportStart& start
       lines.push_back(rl);
       break;
     }
-    if (const CrashSignature* sig = match_signature(line.text)) {
+    if (const CrashSignature* sig = match_signature(line)) {
       if (sig->kind == CrashKind::Panic && kind != CrashKind::Panic) {
         lines.push_back(rl);  // why the machine stopped; its own stack repeats ours...
         if (saw_trace) break;
@@ -1133,7 +1137,7 @@ ConsoleScan scan_console(string_view log) {
       cut_caller.assign(line.caller);
       continue;
     }
-    if (const CrashSignature* sig = match_signature(line.text)) {
+    if (const CrashSignature* sig = match_signature(line)) {
       if (sig->needs_evidence &&
           !evidence.report_follows(log, cursor.next_offset(), cursor.number(),
                                    sig->rule == TitleRule::Generic && sig->kind == CrashKind::Bug))

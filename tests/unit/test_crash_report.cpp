@@ -542,3 +542,13 @@ TEST_CASE("a stall is blamed on the work just inside the loop that ran it") {
       "[  323.8]  </IRQ>\n";
   CHECK(title_of(log) == "INFO: rcu detected stall in proto_rcv");
 }
+
+TEST_CASE("text glued before a printk line is cut at its timestamp, but only on consoles without syslog prefixes") {
+  // A UART that dropped a newline: the report behind the junk still counts.
+  CHECK(title_of("syzkaller login: [   35.1] BUG: using smp_processor_id() in preemptible [00000000] code: sh/1\n"
+                 "[   35.1] caller is ext4_mb_new_blocks+0x1/0x2\n") ==
+        "BUG: using smp_processor_id() in ext4_mb_new_blocks");
+  // On a console_msg_format=syslog console each record has its own line: a timestamp inside a
+  // kernel record is text it quotes (a file name, a comm), not a second record.
+  CHECK(title_of("<6>[    1.0] EXT4-fs: mounted '[    2.0] BUG: forged by a file name'\n") == "(no crash)");
+}
