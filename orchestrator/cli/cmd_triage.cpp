@@ -19,11 +19,15 @@ nlohmann::json to_json(const ConsoleScan& scan) {
   j["kind"] = nullptr;
   j["title"] = nullptr;
   j["guilty_frame"] = nullptr;
+  j["corrupted"] = nullptr;
+  j["alt_titles"] = nullptr;
   j["report"] = nullptr;
   if (const auto& c = scan.crash) {
     j["kind"] = to_string(c->kind);
     j["title"] = c->title;
     if (!c->guilty_frame.empty()) j["guilty_frame"] = c->guilty_frame;
+    j["corrupted"] = c->corrupted;
+    j["alt_titles"] = c->alt_titles;
     j["report"] = c->report;
     j["report_lines"] = {{"first", c->first_line}, {"last", c->last_line}};
   }
@@ -45,7 +49,7 @@ CommandMain add_triage(CLI::App& app) {
   auto* cmd = app.add_subcommand("triage", "Find the first kernel crash in a serial-console log and title it");
   cmd->add_option("console_log", o->console_log, "the console log (e.g. saved from `faultbox exec --console`)")
       ->required();
-  cmd->add_flag("--json", o->json, "print one JSON object: crashed, kind, title, guilty_frame, report, events");
+  cmd->add_flag("--json", o->json, "print one JSON object: crashed, kind, title, guilty_frame, corrupted, alt_titles, report, events");
   cmd->footer("Exit status: 0 when the log was read, whatever it holds; 2 when it cannot be read.");
   return [o]() -> int {
     auto text = read_file(o->console_log);
@@ -61,9 +65,11 @@ CommandMain add_triage(CLI::App& app) {
       printf("%s\n", out.c_str());
       return exit_code::kPass;
     }
-    if (scan.crash)
-      printf("crashed: %s: %s\n", to_string(scan.crash->kind), scan.crash->title.c_str());
-    else
+    if (scan.crash) {
+      printf("crashed: %s: %s%s\n", to_string(scan.crash->kind), scan.crash->title.c_str(),
+             scan.crash->corrupted ? " (corrupted report)" : "");
+      for (const auto& alt : scan.crash->alt_titles) printf("also known as: %s\n", alt.c_str());
+    } else
       printf("no crash found\n");
     for (const auto& e : scan.events) printf("event: %s: %s\n", to_string(e.kind), e.text.c_str());
     if (scan.events_dropped) printf("event: %zu more not shown\n", scan.events_dropped);

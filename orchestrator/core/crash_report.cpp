@@ -4,6 +4,7 @@
 // substring test on a line capped at kMaxLineBytes, so arbitrary bytes cannot make it slow.
 #include "orchestrator/core/crash_report.h"
 
+#include "orchestrator/core/crash_frames.h"
 #include "orchestrator/core/printable.h"
 
 #include <algorithm>
@@ -62,6 +63,7 @@ class LineCursor {
   }
   std::size_t number() const { return number_; }  // 1-based number of the last line returned
   std::size_t offset() const { return offset_; }  // where the last line returned starts
+  std::size_t next_offset() const { return pos_; }  // where the line after it starts
 
  private:
   string_view log_;
@@ -107,7 +109,7 @@ bool written_by_user(const ConsoleLine& line) { return line.prio >= 8; }
 // ---- frames --------------------------------------------------------------------------------
 
 // "name+0x1f/0x30" at the start of s: the name, or empty. Accepts a missing offset only when
-// allow_bare is set (KASAN headers sometimes print just the name).
+// allow_bare is set (KASAN headers and inlined frames print just the name).
 string_view parse_symbol(string_view s, bool allow_bare = false) {
   std::size_t i = 0;
   while (i < s.size() && is_symbol_char(s[i])) ++i;
@@ -121,7 +123,7 @@ string_view parse_symbol(string_view s, bool allow_bare = false) {
   j += 3;
   hex = 0;
   while (j < rest.size() && is_hex(rest[j])) ++j, ++hex;
-  if (hex == 0 || (j < rest.size() && rest[j] != ' ')) return {};
+  if (hex == 0 || (j < rest.size() && !std::strchr(" )]([", rest[j]))) return {};
   return name;
 }
 
@@ -131,12 +133,25 @@ string_view base_function(string_view name) {
   return dot == string_view::npos ? name : name.substr(0, dot);
 }
 
+// "path/file.c:123" (a source position a symbolizer added): whether s opens with one.
+bool is_source_position(string_view s) {
+  std::size_t colon = s.find(':');
+  if (colon == string_view::npos || colon < 3 || colon > 200) return false;
+  string_view file = s.substr(0, colon);
+  if (file.find(' ') != string_view::npos) return false;
+  bool source = file.size() > 2 && (file.substr(file.size() - 2) == ".c" || file.substr(file.size() - 2) == ".h" ||
+                                    file.substr(file.size() - 2) == ".S" || file.substr(file.size() - 3) == ".rs");
+  return source && colon + 1 < s.size() && is_digit(s[colon + 1]);
+}
+
 struct TraceFrame {
   string_view function;
   bool questionable = false;  // " ? name": a stale return address the unwinder was unsure of
 };
 
-// A call-trace line: "  name+0x1/0x2", " ? name+0x1/0x2", "  [<ffffffff81>] name+0x1/0x2 [mod]".
+// A call-trace line: "  name+0x1/0x2", " ? name+0x1/0x2", "  [<ffffffff81>] name+0x1/0x2 [mod]",
+// an inlined frame a symbolizer added ("  name path/file.c:12 [inline]") and ARM's
+// "[<c0123>] (name+0x1/0x2) from [<c0456>] (caller+0x3/0x4)".
 bool parse_trace_frame(string_view text, TraceFrame& frame) {
   string_view s = trim_left(text);
   frame.questionable = false;
@@ -144,76 +159,61 @@ bool parse_trace_frame(string_view text, TraceFrame& frame) {
     frame.questionable = true;
     s.remove_prefix(2);
   }
-  if (s.substr(0, 2) == "[<") {
-    auto close = s.find("] ");
-    if (close == string_view::npos || close > 24) return false;
-    s.remove_prefix(close + 2);
+  if (s.substr(0, 1) == "[") {  // "[<ffffffff81>] " (x86, arm) or "[c0000000] [c0000001] " (powerpc)
+    for (int n = 0; n < 2 && s.substr(0, 1) == "["; ++n) {
+      auto close = s.find("] ");
+      if (close == string_view::npos || close > 24) return false;
+      string_view inside = s.substr(1, close - 1);
+      if (!inside.empty() && inside.front() == '<') inside = inside.substr(1, inside.size() - 2);
+      if (inside.empty() || !std::all_of(inside.begin(), inside.end(), is_hex)) return false;
+      s = trim_left(s.substr(close + 2));
+    }
+    if (s.substr(0, 2) == "? ") {
+      frame.questionable = true;
+      s.remove_prefix(2);
+    }
+    if (s.substr(0, 1) == "(") {  // ARM: "(name) from [<...>] (caller+0x1/0x2)"
+      s.remove_prefix(1);
+      std::size_t n = 0;
+      while (n < s.size() && is_symbol_char(s[n])) ++n;
+      if (n > 0 && n < s.size() && s[n] == ')' && (is_alpha(s[0]) || s[0] == '_')) {
+        frame.function = s.substr(0, n);
+        return true;
+      }
+    }
   }
   frame.function = parse_symbol(s);
-  return !frame.function.empty();
+  if (frame.function.empty()) {  // "name path/file.c:12 [inline]" or "name+0x1/0x2 file.c:3"
+    string_view name = parse_symbol(s, true);
+    if (name.empty() || name.size() + 1 >= s.size() || !is_source_position(s.substr(name.size() + 1))) return false;
+    frame.function = name;
+  }
+  return true;
 }
 
-// "RIP: 0010:name+0x1/0x2": the kernel-mode instruction pointer's function, or empty.
-string_view parse_kernel_rip(string_view text) {
+// The faulting instruction's function from a register dump: x86 "RIP: 0010:name+0x1/0x2" (and
+// 4.x's "RIP: 0010:[<addr>]  [<addr>] name+0x1/0x2", "IP: [<addr>] name"), i386 "EIP:", arm
+// "PC is at name+0x", arm64 "pc : name+0x". Empty for user-mode registers or a bare address.
+string_view parse_pc_line(string_view text) {
   string_view s = trim_left(text);
-  if (s.substr(0, 10) != "RIP: 0010:") return {};
-  return parse_symbol(s.substr(10));
-}
-
-bool matches_any(string_view name, std::initializer_list<string_view> exact, std::initializer_list<string_view> prefixes) {
-  for (auto e : exact)
-    if (name == e) return true;
-  for (auto p : prefixes)
-    if (name.substr(0, p.size()) == p) return true;
-  return false;
-}
-
-// Frames that only report, trap or inject: never the place to blame.
-bool is_reporting_frame(string_view f) {
-  return matches_any(
-      f,
-      {"report_bug", "handle_bug", "fixup_bug", "do_trap", "do_error_trap", "die", "die_addr", "show_stack",
-       "show_regs", "__show_regs", "show_trace_log_lvl", "show_regs_print_info", "page_fault_oops",
-       "kernelmode_fixup_or_oops", "__bad_area_nosemaphore", "bad_area_nosemaphore", "bad_area",
-       "do_user_addr_fault", "do_kern_addr_fault", "spurious_kernel_fault", "handle_page_fault",
-       "handle_stack_overflow", "do_int3", "do_int3_user", "math_error", "print_report",
-       "print_address_description", "check_memory_region", "refcount_warn_saturate", "fail_dump",
-       "update_process_times", "scheduler_tick", "irq_exit_rcu", "__irq_exit_rcu", "rcu_sched_clock_irq",
-       "rcu_pending", "watchdog", "check_hung_uninterruptible_tasks", "check_hung_task", "vpanic",
-       // SLUB debug's own reporting
-       "slab_err", "slab_bug", "slab_fix", "slab_pad_check", "object_err", "print_trailer", "print_tracking",
-       "print_page_info", "print_section", "check_object", "check_bytes_and_report", "free_debug_processing",
-       "alloc_debug_processing", "on_freelist"},
-      {"dump_stack", "__warn", "warn_slowpath", "exc_", "asm_exc_", "__die", "oops_", "panic", "nmi_",
-       "check_panic_on_warn", "should_fail", "__should_fail", "kasan_", "__kasan_", "__asan_", "__ubsan_",
-       "ubsan_", "sysvec_", "__sysvec_", "asm_sysvec_", "hrtimer_", "__hrtimer_", "tick_", "rcu_dump_",
-       "print_cpu_stall", "print_other_cpu_stall", "check_cpu_stall", "arch_trigger_cpumask",
-       "watchdog_", "__list_add_valid", "__list_del_entry_valid"});
-}
-
-// Frames every syscall or LKDTM trigger passes through: blamed only when nothing else is left.
-bool is_entry_frame(string_view f) {
-  return matches_any(f,
-                     {"lkdtm_do_action", "direct_entry", "full_proxy_write", "full_proxy_read", "vfs_write",
-                      "vfs_read", "ksys_write", "ksys_read", "__x64_sys_write", "__x64_sys_read", "do_syscall_64",
-                      "do_syscall_x64", "entry_SYSCALL_64", "entry_SYSCALL_64_after_hwframe", "ret_from_fork",
-                      "kthread", "proc_reg_write", "proc_reg_read", "new_sync_write", "new_sync_read"},
-                     {});
-}
-
-// Allocator, lock and string helpers: they carry a bug rather than cause it, so even the
-// syscall entry is a better name; blamed only when nothing else is left at all.
-bool is_internal_frame(string_view f) {
-  return matches_any(
-      f,
-      {"kfree", "kvfree", "kfree_sensitive", "memcpy", "memmove", "memset", "memcmp", "__memcpy", "__memset",
-       "__memmove", "memcpy_erms", "memset_erms", "memcpy_orig", "memset_orig", "strlen", "strnlen", "strcpy",
-       "strncpy", "strscpy", "strcmp", "strncmp", "strchr", "strstr", "strndup_user", "memdup_user",
-       "_copy_from_user", "_copy_to_user", "copy_user_generic_string", "copy_user_generic_unrolled",
-       "copy_user_enhanced_fast_string", "free_to_partial_list", "kmalloc_trace"},
-      {"kmem_cache_", "__kmem_cache_", "kmalloc", "__kmalloc", "slab_", "__slab_", "___slab_", "_raw_spin_",
-       "_raw_read_", "_raw_write_", "queued_spin_", "queued_read_", "queued_write_", "native_queued_spin_",
-       "__pv_queued_spin_", "do_raw_spin_"});
+  string_view rest;
+  for (string_view p : {"RIP: 0010:", "EIP: 0060:", "RIP: ", "EIP: ", "IP: ", "PC is at ", "pc : ", "NIP:  ", "NIP [", "epc   : "})
+    if (s.substr(0, p.size()) == p) {
+      if (p == "RIP: " && s.substr(5, 5) == "0033:") return {};  // user mode
+      rest = s.substr(p.size());
+      break;
+    }
+  if (rest.empty()) return {};
+  // Skip "[<ffffffff81234567>]" address brackets and spaces in front of the symbol.
+  for (int guard = 0; guard < 4; ++guard) {
+    rest = trim_left(rest);
+    if (rest.substr(0, 2) != "[<") break;
+    auto close = rest.find(">]");
+    if (close == string_view::npos || close > 24) return {};
+    rest.remove_prefix(close + 2);
+  }
+  if (rest.substr(0, 1) == "]") rest = trim_left(rest.substr(1));
+  return parse_symbol(rest);
 }
 
 // ---- signatures ----------------------------------------------------------------------------
@@ -221,60 +221,166 @@ bool is_internal_frame(string_view f) {
 // How a report's title is made from its header line and guilty frame.
 enum class TitleRule {
   Fixed,      // signature title + " in <frame>"
-  Kasan,      // "KASAN: <bug type> <Read|Write> in <frame>"
-  Ubsan,      // "UBSAN: <check> in <frame>"
+  Worded,     // the kernel's word before the marker ("BUG"/"WARNING"/"INFO") + ": " + title + " in <frame>"
+  Sanitizer,  // "KASAN: <bug type> [Read|Write] in <frame>", likewise KMSAN, KFENCE, KCSAN, UBSAN
   KernelBug,  // "kernel BUG in <frame>" (or the list/usercopy special cases)
   Warning,    // "WARNING in <frame>" from "WARNING: CPU: n PID: n at file:line func"
   Panic,      // "kernel panic: <message>"
-  Generic,    // "BUG: <message> in <frame>" / "WARNING: <message> in <frame>"
+  Generic,    // "<marker> <headline> in <frame>": "BUG: <message> in <frame>"...
   Slub,       // SLUB debug: "BUG kmalloc-64 (Not tainted): Object already free" -> "BUG: Object already free in <frame>"
 };
 
+// Where the guilty frame comes from.
+enum class FrameRule {
+  Trace,    // the header's function, the faulting PC, then the call trace
+  Lock,     // lockdep: the function that took (or released) the lock in question, then the trace
+  Stall,    // the interrupted code, just inside the innermost dispatcher (softirq, timer, syscall)
+  Waiter,   // a hung task: the first frame past the scheduler, the waits and the lock it sleeps on
+  Leak,     // kmemleak: the first caller of the allocator in the object's backtrace
+  None,     // the report has no stack of its own (VFS self-checks, panics)
+};
+
 struct CrashSignature {
-  string_view marker;     // text that opens a report
+  string_view marker;  // text that opens a report
   CrashKind kind;
-  bool line_start;        // the marker must open the message (generic headers); else anywhere
+  bool line_start;     // the marker must open the message (generic headers); else anywhere
   TitleRule rule;
-  string_view title = {};         // Fixed: the title before " in <frame>"
-  string_view also_needs = {};    // a second text the line must contain
+  string_view title = {};       // Fixed/Worded: the title before " in <frame>"; Sanitizer: the tool
+  string_view also_needs = {};  // a second text the line must contain
+  FrameRule frames = FrameRule::Trace;
+  // Generic headers ("BUG: ", "WARNING: ") are printed by drivers too; they open a report only
+  // when a stack or register dump follows (or the log ends right after them, for "BUG: ").
+  bool needs_evidence = false;
+  // Lockdep headers: only behind nothing or the kernel's "BUG:"/"WARNING:"/"INFO:".
+  bool worded = false;
+  string_view alt = {};  // the same crash's title stem in other kernel versions
 };
 
 // First match wins, so specific headers come before the generic "BUG: " / "WARNING: ".
 constexpr std::array kSignatures = {
-    CrashSignature{"BUG: KASAN: ", CrashKind::Kasan, false, TitleRule::Kasan},
-    CrashSignature{"UBSAN: ", CrashKind::Ubsan, false, TitleRule::Ubsan},
-    CrashSignature{"BUG: unable to handle page fault", CrashKind::PageFault, false, TitleRule::Fixed,
-                   "BUG: unable to handle page fault"},
-    CrashSignature{"BUG: unable to handle kernel paging request", CrashKind::PageFault, false, TitleRule::Fixed,
-                   "BUG: unable to handle page fault"},
-    CrashSignature{"BUG: kernel NULL pointer dereference", CrashKind::NullDeref, false, TitleRule::Fixed,
-                   "BUG: kernel NULL pointer dereference"},
+    CrashSignature{"BUG: KASAN: ", CrashKind::Kasan, false, TitleRule::Sanitizer, "KASAN"},
+    CrashSignature{"BUG: KMSAN: ", CrashKind::Kmsan, false, TitleRule::Sanitizer, "KMSAN"},
+    CrashSignature{"BUG: KFENCE: ", CrashKind::Kfence, false, TitleRule::Sanitizer, "KFENCE"},
+    CrashSignature{"BUG: KCSAN: ", CrashKind::Kcsan, false, TitleRule::Sanitizer, "KCSAN"},
+    CrashSignature{"UBSAN: ", CrashKind::Ubsan, false, TitleRule::Sanitizer, "UBSAN"},
+    // lockdep and its neighbours, in the spellings of 3.x ("[ INFO: ... ]") to 6.x ("WARNING: ...")
+    CrashSignature{"possible circular locking dependency detected", CrashKind::Lockdep, false, TitleRule::Fixed,
+                   "possible deadlock", {}, FrameRule::Lock, false, true},
+    CrashSignature{"possible recursive locking detected", CrashKind::Lockdep, false, TitleRule::Fixed,
+                   "possible deadlock", {}, FrameRule::Lock, false, true},
+    CrashSignature{"possible irq lock inversion dependency detected", CrashKind::Lockdep, false, TitleRule::Fixed,
+                   "possible deadlock", {}, FrameRule::Lock, false, true},
+    CrashSignature{"-safe -> ", CrashKind::Lockdep, false, TitleRule::Fixed, "possible deadlock",
+                   "-unsafe lock order detected", FrameRule::Lock, false, true},
+    CrashSignature{"inconsistent lock state", CrashKind::Lockdep, false, TitleRule::Fixed, "inconsistent lock state",
+                   {}, FrameRule::Lock, false, true},
+    CrashSignature{"bad unlock balance detected", CrashKind::Lockdep, false, TitleRule::Worded, "bad unlock balance",
+                   {}, FrameRule::Lock, false, true},
+    CrashSignature{"held lock freed", CrashKind::Lockdep, false, TitleRule::Worded, "held lock freed", {},
+                   FrameRule::Lock, false, true},
+    CrashSignature{"still has locks held", CrashKind::Lockdep, false, TitleRule::Worded, "still has locks held", {},
+                   FrameRule::Lock, false, true},
+    CrashSignature{"lock held when returning to user space", CrashKind::Lockdep, false, TitleRule::Worded,
+                   "lock held when returning to user space", {}, FrameRule::Lock, false, true},
+    CrashSignature{"nested lock was not taken", CrashKind::Lockdep, false, TitleRule::Worded,
+                   "nested lock was not taken", {}, FrameRule::Trace, false, true},
+    CrashSignature{"trying to register non-static key", CrashKind::Lockdep, false, TitleRule::Worded,
+                   "trying to register non-static key", {}, FrameRule::Trace, false, true},
+    CrashSignature{"suspicious RCU usage", CrashKind::Lockdep, false, TitleRule::Worded, "suspicious RCU usage", {},
+                   FrameRule::Trace, false, true},
+    CrashSignature{"Invalid wait context", CrashKind::Lockdep, false, TitleRule::Worded, "Invalid wait context", {},
+                   FrameRule::Trace, false, true},
+    CrashSignature{"lock held at task exit time", CrashKind::Lockdep, false, TitleRule::Worded,
+                   "lock held at task exit time", {}, FrameRule::Trace, false, true},
+    // kmemleak (the object dump of /sys/kernel/debug/kmemleak, or a harness's "BUG: memory leak")
+    CrashSignature{"unreferenced object", CrashKind::MemoryLeak, true, TitleRule::Fixed, "memory leak", {},
+                   FrameRule::Leak},
+    CrashSignature{"BUG: memory leak", CrashKind::MemoryLeak, false, TitleRule::Fixed, "memory leak", {},
+                   FrameRule::Leak},
+    // page faults: 4.x spells them "unable to handle kernel ...", 5.x+ "unable to handle page fault"
     CrashSignature{"BUG: unable to handle kernel NULL pointer dereference", CrashKind::NullDeref, false,
-                   TitleRule::Fixed, "BUG: kernel NULL pointer dereference"},
-    CrashSignature{"BUG: soft lockup", CrashKind::SoftLockup, false, TitleRule::Fixed, "BUG: soft lockup"},
-    CrashSignature{"Watchdog detected hard LOCKUP", CrashKind::HardLockup, false, TitleRule::Fixed, "hard lockup"},
+                   TitleRule::Fixed, "BUG: unable to handle kernel NULL pointer dereference", {}, FrameRule::Trace,
+                   false, false, "BUG: kernel NULL pointer dereference"},
+    CrashSignature{"BUG: kernel NULL pointer dereference", CrashKind::NullDeref, false, TitleRule::Fixed,
+                   "BUG: kernel NULL pointer dereference", {}, FrameRule::Trace, false, false,
+                   "BUG: unable to handle kernel NULL pointer dereference"},
+    CrashSignature{"BUG: unable to handle kernel paging request", CrashKind::PageFault, false, TitleRule::Fixed,
+                   "BUG: unable to handle kernel paging request", {}, FrameRule::Trace, false, false,
+                   "BUG: unable to handle page fault"},
+    CrashSignature{"BUG: unable to handle page fault", CrashKind::PageFault, false, TitleRule::Fixed,
+                   "BUG: unable to handle page fault", {}, FrameRule::Trace, false, false,
+                   "BUG: unable to handle kernel paging request"},
+    CrashSignature{"BUG: unable to handle kernel", CrashKind::PageFault, false, TitleRule::Fixed,
+                   "BUG: unable to handle kernel"},
+    CrashSignature{"Unable to handle kernel NULL pointer dereference", CrashKind::NullDeref, false, TitleRule::Fixed,
+                   "Unable to handle kernel NULL pointer dereference", {}, FrameRule::Trace, false, false,
+                   "BUG: kernel NULL pointer dereference"},
+    CrashSignature{"Unable to handle kernel paging request", CrashKind::PageFault, false, TitleRule::Fixed,
+                   "Unable to handle kernel paging request", {}, FrameRule::Trace, false, false,
+                   "BUG: unable to handle page fault"},
+    CrashSignature{"Unable to handle kernel ", CrashKind::PageFault, true, TitleRule::Generic},
+    CrashSignature{"BUG: soft lockup", CrashKind::SoftLockup, false, TitleRule::Fixed, "BUG: soft lockup", {},
+                   FrameRule::Stall},
+    CrashSignature{"Watchdog detected hard LOCKUP", CrashKind::HardLockup, false, TitleRule::Fixed, "hard lockup",
+                   {}, FrameRule::Stall},
     CrashSignature{"self-detected stall on CPU", CrashKind::RcuStall, false, TitleRule::Fixed,
-                   "INFO: rcu detected stall", "rcu"},
+                   "INFO: rcu detected stall", "rcu", FrameRule::Stall},
     CrashSignature{"detected stalls on CPUs/tasks", CrashKind::RcuStall, false, TitleRule::Fixed,
-                   "INFO: rcu detected stall", "rcu"},
+                   "INFO: rcu detected stall", "rcu", FrameRule::Stall},
     CrashSignature{"detected expedited stalls on CPUs/tasks", CrashKind::RcuStall, false, TitleRule::Fixed,
-                   "INFO: rcu detected stall", "rcu"},
+                   "INFO: rcu detected stall", "rcu", FrameRule::Stall},
+    CrashSignature{"detected stalls on tasks", CrashKind::RcuStall, false, TitleRule::Fixed,
+                   "INFO: rcu detected stall", "rcu", FrameRule::Stall},
     CrashSignature{"INFO: task ", CrashKind::HungTask, false, TitleRule::Fixed, "INFO: task hung",
-                   " blocked for more than "},
+                   " for more than ", FrameRule::Waiter},
+    CrashSignature{"BUG: spinlock ", CrashKind::SpinlockDebug, true, TitleRule::Generic},
+    CrashSignature{"BUG: rwlock ", CrashKind::SpinlockDebug, true, TitleRule::Generic},
     CrashSignature{"general protection fault", CrashKind::GeneralProtection, false, TitleRule::Fixed,
                    "general protection fault"},
     CrashSignature{"kernel BUG at ", CrashKind::Bug, false, TitleRule::KernelBug},
+    // the scheduler found the task's stack overrun: the work the task was doing names it
+    CrashSignature{"Kernel panic - not syncing: corrupted stack end", CrashKind::Panic, false, TitleRule::Panic, {},
+                   {}, FrameRule::Stall},
     CrashSignature{"Kernel panic - not syncing: ", CrashKind::Panic, false, TitleRule::Panic},
     CrashSignature{"PANIC: double fault", CrashKind::Oops, false, TitleRule::Fixed, "PANIC: double fault"},
+    CrashSignature{"VFS: Busy inodes after unmount", CrashKind::Vfs, true, TitleRule::Fixed,
+                   "VFS: Busy inodes after unmount", {}, FrameRule::None},
+    CrashSignature{"VFS: Close: file count is ", CrashKind::Vfs, true, TitleRule::Fixed,
+                   "VFS: Close: file count is zero", {}, FrameRule::None},
+    // the unwinder's own complaints: the stack it was asked to walk is corrupt
+    CrashSignature{"WARNING: kernel stack regs at ", CrashKind::Warning, true, TitleRule::Fixed,
+                   "WARNING: kernel stack regs has bad value", {}, FrameRule::None},
+    CrashSignature{"WARNING: kernel stack frame pointer at ", CrashKind::Warning, true, TitleRule::Fixed,
+                   "WARNING: kernel stack frame pointer has bad value", {}, FrameRule::None},
+    // SLUB's object tracking lines, printed only inside a slab report whose header was lost
+    CrashSignature{"INFO: Allocated in ", CrashKind::Bug, true, TitleRule::Fixed, "INFO: Allocated"},
+    CrashSignature{"INFO: Freed in ", CrashKind::Bug, true, TitleRule::Fixed, "INFO: Freed"},
+    // a device whose last reference never goes: the unregistering task waits for ever
+    CrashSignature{"unregister_netdevice: waiting for ", CrashKind::HungTask, true, TitleRule::Fixed,
+                   "unregister_netdevice: waiting for device to become free", "to become free", FrameRule::None},
     CrashSignature{"WARNING: CPU: ", CrashKind::Warning, false, TitleRule::Warning},
-    CrashSignature{"WARNING: ", CrashKind::Warning, true, TitleRule::Generic},
-    CrashSignature{"BUG: ", CrashKind::Bug, true, TitleRule::Generic},
-    CrashSignature{"BUG ", CrashKind::Bug, true, TitleRule::Slub, {}, "ainted): "},
+    CrashSignature{"WARNING: at ", CrashKind::Warning, true, TitleRule::Warning},  // 2.6/3.x
+    CrashSignature{"WARNING: ", CrashKind::Warning, true, TitleRule::Warning, {}, ".c:"},  // 6.x "WARNING: f.c:1 at g"
+    CrashSignature{"WARNING: ", CrashKind::Warning, true, TitleRule::Generic, {}, {}, FrameRule::Trace, true},
+    CrashSignature{"BUG: ", CrashKind::Bug, true, TitleRule::Generic, {}, {}, FrameRule::Trace, true},
+    CrashSignature{"BUG ", CrashKind::Bug, true, TitleRule::Slub, {}, "ainted", FrameRule::Trace, true},
     CrashSignature{"stack segment: ", CrashKind::Oops, true, TitleRule::Fixed, "stack segment fault"},
-    CrashSignature{"divide error: ", CrashKind::Oops, true, TitleRule::Fixed, "divide error"},
+    CrashSignature{"divide error: ", CrashKind::DivideError, true, TitleRule::Fixed, "divide error"},
+    CrashSignature{"divide_error: ", CrashKind::DivideError, true, TitleRule::Fixed, "divide error"},
     CrashSignature{"invalid opcode: ", CrashKind::Oops, true, TitleRule::Fixed, "invalid opcode"},
+    CrashSignature{"int3: ", CrashKind::Oops, true, TitleRule::Fixed, "int3"},
+    CrashSignature{"Unhandled fault: ", CrashKind::Oops, true, TitleRule::Fixed, "Unhandled fault"},
+    CrashSignature{"Internal error: ", CrashKind::Oops, true, TitleRule::Generic},
     CrashSignature{"Oops: ", CrashKind::Oops, true, TitleRule::Fixed, "Oops"},
 };
+
+// Nothing, or the kernel's "BUG:" / "WARNING:" / "INFO:" in front of a lockdep marker (3.x-4.x
+// wrap them as "[ INFO: ... ]" and put the task between: "[ BUG: sh/26 still has locks held! ]").
+bool lockdep_prefix_ok(string_view before) {
+  before = trim(before);
+  return before.empty() || before == "[" || contains(before, "BUG:") || contains(before, "WARNING:") ||
+         contains(before, "INFO:");
+}
 
 // Where the signature's marker sits in text, or npos. A marker found inside a longer word
 // ("xBUG: ") does not count.
@@ -283,19 +389,56 @@ std::size_t marker_position(const CrashSignature& sig, string_view text) {
   for (std::size_t from = 0;;) {
     std::size_t at = text.find(sig.marker, from);
     if (at == string_view::npos) return at;
-    if (at == 0 || !is_word(text[at - 1])) return at;
+    if (at == 0 || !is_word(text[at - 1]) || sig.marker[0] == '-') return at;
     from = at + 1;
   }
 }
 
-const CrashSignature* match_signature(string_view text) {
+// 6.x prints "Oops: general protection fault, ...", "Oops: divide error: 0000": the text after
+// "Oops: " names the report when it is more than the bare error code.
+string_view behind_oops(string_view text) {
+  if (text.substr(0, 6) != "Oops: " || text.size() < 8) return text;
+  string_view rest = text.substr(6);
+  return is_hex(rest[0]) && is_hex(rest[1]) ? text : rest;
+}
+
+// Text glued in front of a printk line ("syzkaller login: [   35.1] BUG: ...", "** 12 printk
+// messages dropped ** [   60.1] INFO: ..."): the message after the last embedded timestamp.
+string_view after_glued_timestamp(string_view text) {
+  string_view found;
+  for (std::size_t at = text.find('[', 1); at != string_view::npos; at = text.find('[', at + 1)) {
+    if (std::size_t n = timestamp_length(text.substr(at)); n != 0) {
+      found = text.substr(at + n);
+      string_view id;
+      if (found.substr(0, 1) == "[") found.remove_prefix(caller_length(found, id));
+      if (found.substr(0, 1) == " ") found.remove_prefix(1);
+    }
+  }
+  return found;
+}
+
+const CrashSignature* match_in(string_view text);
+
+// Only a line without a syslog prefix may carry glued text: on a console_msg_format=syslog
+// console every kernel record starts its own line, and text a record quotes stays its text.
+const CrashSignature* match_signature(const ConsoleLine& line) {
+  string_view text = line.text;
+  if (const CrashSignature* sig = match_in(text)) return sig;
+  if (line.prio >= 0) return nullptr;
+  string_view glued = after_glued_timestamp(text);
+  return glued.empty() ? nullptr : match_in(glued);
+}
+
+const CrashSignature* match_in(string_view text) {
   // Userspace faults reported by the kernel ("traps: sh[26] general protection fault ip:...")
   // are about a process, not the kernel.
   if (contains(text, "traps: ") || contains(text, " segfault at ")) return nullptr;
+  text = behind_oops(text);
   for (const auto& sig : kSignatures) {
     std::size_t at = marker_position(sig, text);
     if (at == string_view::npos) continue;
     if (!sig.also_needs.empty() && !contains(text, sig.also_needs)) continue;
+    if (sig.worded && !lockdep_prefix_ok(text.substr(0, at))) continue;
     return &sig;
   }
   return nullptr;
@@ -311,9 +454,14 @@ bool is_run_specific(string_view tok) {
   if (tok.front() == '[' && tok.back() == ']') return true;  // "[sh:26]", "[#1]", "[lkdtm]"
   if (tok.substr(0, 2) == "0x" || tok.substr(0, 2) == "0X") return true;
   if (std::all_of(tok.begin(), tok.end(), is_digit)) return true;
-  if (tok.size() >= 8 && std::all_of(tok.begin(), tok.end(), is_hex)) return true;
-  for (std::size_t i = 0; i + 1 < tok.size(); ++i)  // "CPU#0", "exitcode=0x9", "pid:26"
-    if ((tok[i] == '#' || tok[i] == '=' || tok[i] == ':') && is_digit(tok[i + 1])) return true;
+  std::size_t hex = 0;
+  while (hex < tok.size() && is_hex(tok[hex])) ++hex;
+  if (hex >= 8 && (hex == tok.size() || tok[hex] == '{')) return true;  // "ffff8880{i=0,n=/}"
+  for (std::size_t i = 0; i + 1 < tok.size(); ++i) {  // "CPU#0", "exitcode=0x9", "pid:26", "mm:ffff8880..."
+    if (tok[i] != '#' && tok[i] != '=' && tok[i] != ':') continue;
+    string_view value = tok.substr(i + 1);
+    if (is_digit(value[0]) || (value.size() >= 8 && std::all_of(value.begin(), value.end(), is_hex))) return true;
+  }
   return false;
 }
 
@@ -347,7 +495,7 @@ std::string stable_message(string_view msg) {
 // while atomic". What follows these separators is detail that differs between runs.
 string_view headline(string_view msg) {
   std::size_t cut = msg.size();
-  for (string_view sep : {": ", " - ", " at ", " in ", ", ", "! "})
+  for (string_view sep : {": ", " - ", " at ", " in ", ", ", "! ", " on CPU", " for address", " (", " ["})
     cut = std::min(cut, msg.find(sep));
   return msg.substr(0, cut);
 }
@@ -372,6 +520,11 @@ bool starts_with_register_name(string_view s) {
   return i >= 2 && i < s.size() && s[i] == ':' && s[0] >= 'A' && s[0] <= 'Z';
 }
 
+bool starts_trace(string_view s) {
+  return contains(s, "Call Trace:") || s.substr(0, 11) == "Call trace:" || s.substr(0, 10) == "Backtrace:" ||
+         s.substr(0, 16) == "stack backtrace:" || s.substr(0, 10) == "backtrace:" || s.substr(0, 11) == "backtrace (";
+}
+
 // Lines that still belong to a report after its call trace closed.
 bool is_report_furniture(string_view text) {
   string_view s = trim_left(text);
@@ -383,6 +536,43 @@ bool is_report_furniture(string_view text) {
   return false;
 }
 
+// Whether the lines after a generic header look like a kernel report: a stack, registers or
+// the end-of-trace line within a few lines. A driver's "WARNING: ..." message has none.
+// Lines already looked at without finding a report are not looked at again, so a log of a
+// million driver "WARNING: " lines costs one pass, not forty.
+class EvidenceWindow {
+ public:
+  static constexpr std::size_t kLines = 40;
+  bool report_follows(string_view log, std::size_t offset, std::size_t number, bool eof_counts);
+
+ private:
+  std::size_t clean_to_offset_ = 0, clean_to_number_ = 0;  // no evidence on lines up to here
+};
+
+bool EvidenceWindow::report_follows(string_view log, std::size_t offset, std::size_t number, bool eof_counts) {
+  const std::size_t last = number + kLines;
+  if (clean_to_number_ > number) {
+    offset = clean_to_offset_;
+    number = clean_to_number_;
+  }
+  LineCursor cursor(log, offset, number);
+  string_view raw;
+  while (cursor.number() < last) {
+    if (!cursor.next(raw)) return eof_counts;
+    clean_to_offset_ = cursor.next_offset();
+    clean_to_number_ = cursor.number();
+    ConsoleLine line = split_console_prefix(raw);
+    if (written_by_user(line)) continue;
+    string_view s = trim_left(line.text);
+    TraceFrame frame;
+    if (starts_trace(s) || !parse_pc_line(s).empty() || s.substr(0, 4) == "---[" ||
+        s.substr(0, 17) == "Modules linked in" || (s.substr(0, 5) == "CPU: " && contains(s, "PID: ")) ||
+        (parse_trace_frame(s, frame) && contains(s, "+0x")))
+      return true;
+  }
+  return false;
+}
+
 struct ReportStart {
   const CrashSignature* sig = nullptr;
   std::size_t offset = 0, number = 0;  // the first line of the report (maybe "[ cut here ]")
@@ -390,14 +580,21 @@ struct ReportStart {
   std::string caller;
 };
 
+bool is_sanitizer(CrashKind kind) {
+  return kind == CrashKind::Kasan || kind == CrashKind::Ubsan || kind == CrashKind::Kmsan ||
+         kind == CrashKind::Kfence || kind == CrashKind::Kcsan;
+}
+
 // The lines of one report: same printk caller as the header, up to the trace's end, the next
 // report, or a panic line that closes it.
 std::vector<ReportLine> collect_report(string_view log, const ReportStart& start) {
   std::vector<ReportLine> lines;
   LineCursor cursor(log, start.offset, start.number - 1);
   bool saw_trace = false, trace_closed = false;
-  // Sanitizer reports go on after the trace (allocation and free stacks, a memory dump).
-  const bool sanitizer = start.sig->kind == CrashKind::Kasan || start.sig->kind == CrashKind::Ubsan;
+  // Sanitizer reports go on after the trace (allocation and free stacks, a memory dump);
+  // lockdep and kmemleak reports print their stacks under their own headings.
+  const CrashKind kind = start.sig->kind;
+  const bool long_form = is_sanitizer(kind) || kind == CrashKind::Lockdep || kind == CrashKind::MemoryLeak;
   string_view raw;
   for (std::size_t scanned = 0; scanned < kMaxScanLines && lines.size() < kMaxReportLines && cursor.next(raw);
        ++scanned) {
@@ -413,89 +610,197 @@ std::vector<ReportLine> collect_report(string_view log, const ReportStart& start
       lines.push_back(rl);
       break;
     }
-    if (const CrashSignature* sig = match_signature(line.text)) {
-      if (sig->kind == CrashKind::Panic && start.sig->kind != CrashKind::Panic) {
-        lines.push_back(rl);  // why the machine stopped; its own stack repeats ours
-        break;
+    if (const CrashSignature* sig = match_signature(line)) {
+      if (sig->kind == CrashKind::Panic && kind != CrashKind::Panic) {
+        lines.push_back(rl);  // why the machine stopped; its own stack repeats ours...
+        if (saw_trace) break;
+        continue;  // ...or is the only one (panic_on_warn panics before __warn prints a trace)
       }
-      if (saw_trace) break;  // a second report
-      lines.push_back(rl);   // "Oops:", "invalid opcode:" after the header: same report
+      if (saw_trace && !(kind == CrashKind::MemoryLeak && sig->kind == CrashKind::MemoryLeak)) break;
+      lines.push_back(rl);  // "Oops:", "invalid opcode:" after the header: same report
       continue;
     }
-    if (sanitizer && s.substr(0, 10) == "==========") {  // KASAN and UBSAN close with a rule
+    if (is_sanitizer(kind) && s.substr(0, 10) == "==========") {  // sanitizers close with a rule
       lines.push_back(rl);
       break;
     }
-    if (trace_closed && !sanitizer && !is_report_furniture(line.text)) break;
+    if (trace_closed && !long_form && !is_report_furniture(line.text)) break;
     lines.push_back(rl);
-    if (s.substr(0, 11) == "Call Trace:" || s.substr(0, 11) == "Call trace:") saw_trace = true;
+    if (starts_trace(s)) saw_trace = true;
     if (saw_trace && s.substr(0, 7) == "</TASK>") trace_closed = true;
   }
   return lines;
 }
 
-bool is_stall(CrashKind kind) {
-  return kind == CrashKind::SoftLockup || kind == CrashKind::HardLockup || kind == CrashKind::RcuStall;
-}
+// Candidate functions in blame order for one report. Questionable frames (" ? f") never count.
+struct Candidates {
+  std::vector<string_view> frames;
+  bool saw_trace = false;  // a call-trace heading was there (the PC alone is not the stack)
+};
 
-// A hung task sleeps in the scheduler or a lock; the frames above that say where it waited.
-bool is_wait_frame(string_view f) {
-  for (string_view part : {"sched", "_lock", "_slowlock", "down", "rwsem", "completion", "wait", "synchronize",
-                           "context_switch", "__switch_to", "msleep"})
-    if (contains(f, part)) return true;
-  return false;
-}
+void add_lock_site(const std::vector<ReportLine>& lines, Candidates& out, std::initializer_list<string_view> triggers);
 
-// Candidate functions in blame order: the header's own function (WARNING, KASAN), the first
-// kernel RIP, then the call trace. Questionable frames are dropped; stalls ignore the
-// interrupt that caught them.
-std::vector<string_view> blame_candidates(const std::vector<ReportLine>& lines, CrashKind kind,
-                                          string_view header_function) {
-  std::vector<string_view> out;
-  if (!header_function.empty()) out.push_back(header_function);
-  bool rip_taken = false, in_trace = false, in_irq = false;
+// The lock a lockdep report is about: the "at: f+0x/0x" after "is trying to acquire lock:",
+// "takes:", "is trying to release lock" (the function on that line or the next few).
+void add_lock_sites(const std::vector<ReportLine>& lines, Candidates& out) {
+  const std::size_t before = out.frames.size();
+  add_lock_site(lines, out, {"is trying to acquire", " takes:", "is trying to release"});
+  if (out.frames.size() != before) return;
+  // Reports about locks still held name them as " #0: (&lock){...}, at: f+0x1/0x2".
   for (const auto& line : lines) {
     string_view s = trim_left(line.text);
-    if (!rip_taken) {
-      if (string_view rip = parse_kernel_rip(s); !rip.empty()) {
-        if (!(is_stall(kind) && in_irq)) {
-          out.push_back(rip);
-          rip_taken = true;
+    if (s.substr(0, 3) != "#0:") continue;
+    auto at = s.find("at: ");
+    TraceFrame frame;
+    if (at != string_view::npos && parse_trace_frame(s.substr(at + 4), frame)) out.frames.push_back(frame.function);
+    return;
+  }
+}
+
+void add_lock_site(const std::vector<ReportLine>& lines, Candidates& out, std::initializer_list<string_view> triggers) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    string_view s = lines[i].text;
+    if (std::none_of(triggers.begin(), triggers.end(), [&](string_view t) { return contains(s, t); })) continue;
+    for (std::size_t j = i; j < lines.size() && j <= i + 3; ++j) {
+      string_view t = lines[j].text;
+      auto at = t.find("at: ");
+      string_view after = at == string_view::npos ? (j > i ? trim_left(t) : string_view{}) : t.substr(at + 4);
+      TraceFrame frame;
+      if (!after.empty() && parse_trace_frame(after, frame) && !frame.questionable) {
+        out.frames.push_back(frame.function);
+        if (at != string_view::npos) {
+          // A symbolizer may have spelt an inlined lock helper first; the caller follows.
+          if (j + 1 < lines.size() && contains(lines[j].text, "[inline]")) {
+            string_view next = lines[j + 1].text;
+            auto at2 = next.find("at: ");
+            if (parse_trace_frame(at2 == string_view::npos ? next : next.substr(at2 + 4), frame))
+              out.frames.push_back(frame.function);
+          }
+          return;
         }
+      }
+    }
+    return;
+  }
+}
+
+Candidates blame_candidates(const std::vector<ReportLine>& lines, const CrashSignature& sig,
+                            string_view header_function) {
+  Candidates out;
+  if (sig.frames == FrameRule::None) return out;
+  if (!header_function.empty()) out.frames.push_back(header_function);
+  // Reports that name the culprit in words: "caller is f+0x1/0x2" (smp_processor_id() and
+  // this_cpu checks), "last function: f" (a work item that leaked a lock or preemption count).
+  for (const auto& line : lines) {
+    string_view s = trim_left(line.text);
+    for (string_view words : {"caller is ", "last function: "}) {
+      if (s.substr(0, words.size()) != words) continue;
+      if (string_view f = parse_symbol(s.substr(words.size()), true); !f.empty()) out.frames.push_back(f);
+    }
+  }
+  if (sig.frames == FrameRule::Lock) add_lock_sites(lines, out);
+  const bool stall = sig.frames == FrameRule::Stall;
+  const bool leak = sig.frames == FrameRule::Leak;
+  // Some sanitizers (KMSAN, KCSAN) print the stack right under their header, without a heading.
+  bool pc_taken = false, in_trace = is_sanitizer(sig.kind), skipping = false;
+  std::size_t stall_start = 0;  // for stalls: frames before the interrupted PC are the timer's
+  for (const auto& line : lines) {
+    string_view s = trim_left(line.text);
+    if (!pc_taken && !leak) {
+      if (string_view pc = parse_pc_line(s); !pc.empty()) {
+        if (stall) stall_start = out.frames.size();
+        out.frames.push_back(pc);
+        pc_taken = true;
+        if (stall) in_trace = true;  // the interrupted context's frames follow the registers
         continue;
       }
     }
-    if (s.substr(0, 11) == "Call Trace:" || s.substr(0, 11) == "Call trace:" || s.substr(0, 10) == "Backtrace:") {
+    if (starts_trace(s)) {
       in_trace = true;
+      out.saw_trace = true;
       continue;
     }
-    if (s.substr(0, 16) == "Allocated by task" || s.substr(0, 12) == "Freed by task" || s.substr(0, 4) == "---[")
-      break;  // KASAN's allocation/free stacks are history, not the crash
-    if (s == "<IRQ>" || s == "<NMI>" || s == "<SOFTIRQ>") in_irq = true;
-    if (s == "</IRQ>" || s == "</NMI>" || s == "</SOFTIRQ>") in_irq = false;
-    if (s == "</TASK>" && in_trace) break;
+    if (s.substr(0, 16) == "Allocated by task" || s.substr(0, 12) == "Freed by task" || s.substr(0, 4) == "---[" ||
+        s.substr(0, 25) == "The buggy address belongs" || s.substr(0, 16) == "Uninit was store" ||
+        s.substr(0, 17) == "Uninit was create" || s.substr(0, 21) == "Last potentially rel" ||
+        (leak && out.frames.size() > 0 && s.empty()))
+      break;  // sanitizers' allocation/free stacks are history, not the crash
+    if (s == "</TASK>" && in_trace && !stall) break;
+    if (stall && (s.substr(0, 14) == "NMI backtrace " || s.substr(0, 8) == "Sending ") && pc_taken) break;
+    if (stall && contains(s, "grace-period kthread stack dump")) {  // the RCU thread, not the stalled CPU
+      skipping = true;
+      continue;
+    }
+    if (skipping && (s.substr(0, 14) == "NMI backtrace " || s.substr(0, 8) == "Sending " || !parse_pc_line(s).empty()))
+      skipping = false;
+    if (skipping) continue;
     TraceFrame frame;
     if (!in_trace || !parse_trace_frame(line.text, frame) || frame.questionable) continue;
-    if (is_stall(kind) && in_irq) continue;
-    out.push_back(frame.function);
+    if (starts_with_register_name(s)) continue;
+    out.frames.push_back(frame.function);
+  }
+  // When the new lock is taken inside helpers all the way down, the code that already held the
+  // other lock is the last name left.
+  if (sig.frames == FrameRule::Lock) add_lock_site(lines, out, {"already holding lock", "already holding:"});
+  if (stall && pc_taken && stall_start > 0 && stall_start <= out.frames.size()) {
+    // The frames before the interrupted PC are the timer interrupt that noticed the stall.
+    out.frames.erase(out.frames.begin(), out.frames.begin() + static_cast<std::ptrdiff_t>(stall_start));
   }
   return out;
 }
 
+// "rmdir" from a syscall wrapper's name ("__x64_sys_rmdir", "SyS_rmdir", "__do_sys_rmdir",
+// "ksys_rmdir"), or empty.
+std::string syscall_name(string_view f) {
+  for (string_view p : {"__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__riscv_sys_", "__se_sys_", "__do_sys_", "SyS_",
+                        "SYSC_", "ksys_", "sys_"})
+    if (f.substr(0, p.size()) == p && f.size() > p.size()) return std::string(f.substr(p.size()));
+  return {};
+}
+
+bool is_multiplexing_syscall(string_view call) {
+  for (string_view c : {"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+                        "pwritev2", "ioctl", "sendmsg", "sendmmsg", "sendto", "recvmsg", "recvmmsg", "recvfrom",
+                        "setsockopt", "getsockopt", "splice", "sendfile", "sendfile64", "close", "exit_group", "bpf",
+                        "mmap", "mmap_pgoff", "mmap2", "open", "openat", "openat2", "creat", "exit", "ftruncate",
+                        "io_uring_enter", "fcntl", "poll", "ppoll", "select", "pselect6", "epoll_wait"})
+    if (call == c) return true;
+  return false;
+}
+
 // The first candidate that is code under test; failing that, the syscall or LKDTM entry that
-// led there; failing that, the allocator or lock helper. Reporting frames never.
-std::string pick_guilty_frame(const std::vector<string_view>& candidates, CrashKind kind) {
-  auto usable = [&](string_view f) {
-    return !f.empty() && !is_reporting_frame(f) && !(kind == CrashKind::HungTask && is_wait_frame(f));
-  };
-  for (int tier = 0; tier < 3; ++tier) {
-    for (auto c : candidates) {
-      string_view f = base_function(c);
-      if (!usable(f)) continue;
-      bool entry = is_entry_frame(f), internal = is_internal_frame(f);
-      if ((tier == 0 && !entry && !internal) || (tier == 1 && !internal) || tier == 2)
-        return printable(f, kMaxTitleBytes);
+// led there; failing that, a lock/allocator/string helper (never for hangs: every sleeper
+// waits in one). Reporting frames never. A stall blames the frame just inside the innermost
+// dispatcher (the protocol handler a softirq loop called, the timer callback, the syscall).
+std::string pick_guilty_frame(const Candidates& candidates, const CrashSignature& sig) {
+  std::vector<string_view> names;
+  names.reserve(candidates.frames.size());
+  for (auto c : candidates.frames) names.push_back(base_function(c));
+  if (sig.frames == FrameRule::Stall) {
+    // Without a PC line the trace starts in the timer interrupt that noticed the stall.
+    std::size_t first = 0;
+    while (first < names.size() && frame_role(names[first]) == FrameRole::Reporting) ++first;
+    names.erase(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(first));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (!is_dispatch_frame(names[i])) continue;
+      // A syscall that does one thing names the work ("sys_rmdir"); read, write, ioctl and the
+      // socket calls only route it to the file or protocol operation inside.
+      if (std::string call = syscall_name(names[i]); !call.empty() && !is_multiplexing_syscall(call))
+        return printable("sys_" + call, kMaxTitleBytes);
+      for (std::size_t j = i; j-- > 0;)
+        if (frame_role(names[j]) == FrameRole::Code) return printable(names[j], kMaxTitleBytes);
+      break;
     }
+  }
+  const bool waiting = sig.frames == FrameRule::Waiter || sig.frames == FrameRule::Stall;
+  auto passed_over = [&](string_view f) {
+    return (sig.frames == FrameRule::Waiter && is_sleep_frame(f)) ||
+           (sig.frames == FrameRule::Leak && is_allocation_frame(f));
+  };
+  for (FrameRole tier : {FrameRole::Code, FrameRole::Entry, FrameRole::Helper}) {
+    if (tier == FrameRole::Helper && waiting) break;
+    for (auto f : names)
+      if (!f.empty() && frame_role(f) == tier && !passed_over(f)) return printable(f, kMaxTitleBytes);
   }
   return {};
 }
@@ -510,90 +815,183 @@ string_view last_symbol(string_view s) {
   return found;
 }
 
-// "path/file.c" from "kernel BUG at path/file.c:78!" or "WARNING: CPU: 0 PID: 1 at path/file.c:85 f".
-string_view source_file_after(string_view header, string_view anchor) {
-  auto at = header.find(anchor);
-  if (at == string_view::npos) return {};
-  string_view rest = header.substr(at + anchor.size());
-  return rest.substr(0, rest.find_first_of(": !"));
+// The function a WARNING header names: 4.x-6.x "at file.c:85 func+0x8/0xb", 6.x "file.c:85 at
+// func+0x8/0xb, CPU#0", 3.x "at file.c:85 func()".
+string_view warning_function(string_view after_marker) {
+  if (string_view f = last_symbol(after_marker); !f.empty()) return f;
+  auto paren = after_marker.rfind("()");
+  if (paren == string_view::npos) return {};
+  std::size_t begin = paren;
+  while (begin > 0 && is_symbol_char(after_marker[begin - 1])) --begin;
+  return after_marker.substr(begin, paren - begin);
+}
+
+// "path/file.c" from "kernel BUG at path/file.c:78!" or a WARNING header.
+string_view source_file(string_view header) {
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (i > 0 && header[i - 1] != ' ') continue;
+    if (is_source_position(header.substr(i))) {
+      string_view rest = header.substr(i);
+      return rest.substr(0, rest.find(':'));
+    }
+  }
+  return {};
 }
 
 bool ends_with(string_view s, string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// WARN()s whose file says what kind of bug they report.
+string_view warning_category(string_view file) {
+  if (ends_with(file, "lib/refcount.c")) return "WARNING: refcount bug";
+  if (ends_with(file, "lib/debugobjects.c")) return "WARNING: ODEBUG bug";
+  if (contains(file, "kernel/locking/")) return "WARNING: locking bug";
+  if (ends_with(file, "lib/list_debug.c")) return "WARNING: corrupted list";
+  if (ends_with(file, "mm/usercopy.c")) return "WARNING: bad usercopy";
+  if (ends_with(file, "lib/kobject.c")) return "WARNING: kobject bug";
+  return "WARNING";
+}
+
+// The word the kernel put in front of a lockdep header ("BUG", "WARNING", "INFO").
+std::string lockdep_word(string_view header, string_view marker) {
+  auto at = header.find(marker);
+  string_view before = at == string_view::npos ? string_view{} : header.substr(0, at);
+  for (string_view word : {"BUG", "INFO", "WARNING"})
+    if (contains(before, std::string(word) + ":")) return std::string(word);
+  return "WARNING";
+}
+
+// A family title shared by reports of one bug seen through different detectors or versions.
+string_view family_of(CrashKind kind) {
+  switch (kind) {
+    case CrashKind::PageFault: case CrashKind::NullDeref: case CrashKind::GeneralProtection:
+    case CrashKind::Kasan: case CrashKind::Kfence: return "bad memory access";
+    case CrashKind::RcuStall: case CrashKind::SoftLockup: case CrashKind::HardLockup: return "stall";
+    case CrashKind::HungTask: return "hang";
+    default: return {};
+  }
+}
+
+// Reports the kernel always prints a call trace with (oopses, WARN, KASAN, lockdep's deadlock
+// reports, hung tasks, stalls); a sanitizer's stack right under its header has no heading.
+bool always_has_trace(const CrashSignature& sig) {
+  switch (sig.kind) {
+    case CrashKind::PageFault: case CrashKind::NullDeref: case CrashKind::GeneralProtection:
+    case CrashKind::DivideError: case CrashKind::Oops: case CrashKind::Kasan: case CrashKind::HungTask:
+    case CrashKind::SoftLockup: case CrashKind::RcuStall: return true;
+    case CrashKind::Warning: return sig.rule == TitleRule::Warning;
+    case CrashKind::Bug: return sig.rule == TitleRule::KernelBug;
+    case CrashKind::Lockdep: return sig.rule == TitleRule::Fixed;  // possible deadlock, inconsistent lock state
+    default: return false;
+  }
+}
+
 CrashReport build_report(const ReportStart& start, std::vector<ReportLine> lines) {
   CrashReport report;
-  report.kind = start.sig->kind;
+  const CrashSignature& sig = *start.sig;
+  report.kind = sig.kind;
   string_view header;
   for (const auto& l : lines)
-    if (l.number == start.header_number) header = l.text;
-  string_view from_marker = header.substr(std::min(header.size(), marker_position(*start.sig, header)));
-  string_view after_marker = from_marker.substr(std::min(from_marker.size(), start.sig->marker.size()));
+    if (l.number == start.header_number) header = behind_oops(match_in(l.text) ? l.text : after_glued_timestamp(l.text));
+  string_view from_marker = header.substr(std::min(header.size(), marker_position(sig, header)));
+  string_view after_marker = from_marker.substr(std::min(from_marker.size(), sig.marker.size()));
 
   string_view header_function;
-  if (start.sig->rule == TitleRule::Warning) header_function = last_symbol(after_marker);
-  if (start.sig->rule == TitleRule::Kasan) {
+  if (sig.rule == TitleRule::Warning) header_function = warning_function(after_marker);
+  if (sig.marker == "INFO: Allocated in " || sig.marker == "INFO: Freed in ")  // "... in f+0x1/0x2 age=..."
+    header_function = parse_symbol(after_marker, true);
+  if (sig.rule == TitleRule::Panic) {  // "stack-protector: Kernel stack is corrupted in: f+0x1/0x2"
+    auto in = after_marker.find(" in: ");
+    if (in != string_view::npos) header_function = parse_symbol(after_marker.substr(in + 5), true);
+  }
+  if (sig.rule == TitleRule::Sanitizer && sig.kind != CrashKind::Ubsan && sig.kind != CrashKind::Kcsan) {
     auto in = after_marker.find(" in ");
     if (in != string_view::npos) header_function = parse_symbol(after_marker.substr(in + 4), true);
   }
-  report.guilty_frame = pick_guilty_frame(blame_candidates(lines, report.kind, header_function), report.kind);
+  Candidates candidates = blame_candidates(lines, sig, header_function);
+  report.guilty_frame = pick_guilty_frame(candidates, sig);
+  // A report that should name a frame and has none is cut or garbled: say so, guess nothing.
+  // One whose stack never came (cut off, or lost among other output) is damaged too, even when
+  // its header or PC named the frame.
+  const bool needs_frame = sig.frames != FrameRule::None && sig.kind != CrashKind::Kcsan &&
+                           sig.kind != CrashKind::Panic;  // a panic may be called with no stack at all
+  report.corrupted = needs_frame && (report.guilty_frame.empty() || (always_has_trace(sig) && !candidates.saw_trace));
   const std::string& frame = report.guilty_frame;
 
-  switch (start.sig->rule) {
+  std::string stem;
+  switch (sig.rule) {
     case TitleRule::Fixed:
-      report.title = with_frame(std::string(start.sig->title), frame);
+      stem = std::string(sig.title);
       break;
-    case TitleRule::Kasan: {
-      std::string title = "KASAN: " + stable_message(after_marker.substr(0, after_marker.find_first_of(" :")));
-      for (const auto& l : lines) {
-        string_view s = trim_left(l.text);
-        if (s.substr(0, 5) == "Read " || s.substr(0, 6) == "Write ") {
-          title += s[0] == 'R' ? " Read" : " Write";
-          break;
+    case TitleRule::Worded:
+      stem = lockdep_word(header, sig.marker) + ": " + std::string(sig.title);
+      break;
+    case TitleRule::Sanitizer: {
+      auto in = after_marker.find(" in ");
+      string_view type = after_marker.substr(0, in);
+      if (sig.kind == CrashKind::Kasan) type = type.substr(0, type.find_first_of(" :"));
+      stem = std::string(sig.title) + ": " + stable_message(type);
+      if (sig.kind == CrashKind::Kasan) {
+        for (const auto& l : lines) {
+          string_view s = trim_left(l.text);
+          if (s.substr(0, 5) == "Read " || s.substr(0, 6) == "Write ") {
+            stem += s[0] == 'R' ? " Read" : " Write";
+            break;
+          }
         }
       }
-      report.title = with_frame(title, frame);
-      break;
-    }
-    case TitleRule::Ubsan: {
-      auto in = after_marker.find(" in ");
-      report.title = with_frame("UBSAN: " + stable_message(after_marker.substr(0, in)), frame);
+      if (sig.kind == CrashKind::Kcsan && in != string_view::npos) {
+        // "data-race in f / g": both sides of the race are the title
+        std::string sides = stable_message(after_marker.substr(in + 4));
+        report.title = printable(stem + " in " + sides, kMaxTitleBytes + 64);
+        if (report.guilty_frame.empty()) report.guilty_frame = std::string(base_function(parse_symbol(after_marker.substr(in + 4), true)));
+      }
       break;
     }
     case TitleRule::KernelBug: {
-      string_view file = source_file_after(from_marker, "kernel BUG at ");
-      std::string base = ends_with(file, "lib/list_debug.c") ? "BUG: corrupted list"
-                         : ends_with(file, "mm/usercopy.c")  ? "BUG: bad usercopy"
-                                                             : "kernel BUG";
-      report.title = with_frame(base, frame);
+      string_view file = source_file(from_marker);
+      stem = ends_with(file, "lib/list_debug.c") ? "BUG: corrupted list"
+             : ends_with(file, "mm/usercopy.c")  ? "BUG: bad usercopy"
+                                                 : "kernel BUG";
       break;
     }
-    case TitleRule::Warning: {
-      string_view file = source_file_after(after_marker, " at ");
-      report.title = with_frame(ends_with(file, "lib/refcount.c") ? "WARNING: refcount bug" : "WARNING", frame);
+    case TitleRule::Warning:
+      stem = std::string(warning_category(source_file(after_marker)));
       break;
-    }
     case TitleRule::Panic: {
       std::string message = stable_message(after_marker);
-      report.title = "kernel panic: " + (message.empty() ? std::string("(no message)") : message);
+      stem = "kernel panic: " + (message.empty() ? std::string("(no message)") : message);
       break;
     }
     case TitleRule::Generic: {
-      string_view word = start.sig->marker.substr(0, start.sig->marker.size() - 1);  // "BUG:" / "WARNING:"
-      std::string message = stable_message(headline(after_marker));
-      report.title = with_frame(message.empty() ? std::string(word) : std::string(word) + " " + message, frame);
+      string_view word = sig.marker.substr(0, sig.marker.size() - 1);  // "BUG:" / "WARNING:"
+      if (sig.kind == CrashKind::SpinlockDebug) word = "BUG:";
+      string_view rest = sig.kind == CrashKind::SpinlockDebug ? from_marker.substr(5) : after_marker;
+      std::string message = stable_message(headline(rest));
+      stem = message.empty() ? std::string(word) : std::string(word) + " " + message;
       break;
     }
     case TitleRule::Slub: {
-      auto colon = from_marker.find("ainted): ");
-      string_view message = colon == string_view::npos ? string_view{} : from_marker.substr(colon + 9);
+      auto colon = from_marker.find("): ");
+      string_view message = colon == string_view::npos ? string_view{} : from_marker.substr(colon + 3);
       std::string stable = stable_message(headline(message));
-      report.title = with_frame(stable.empty() ? std::string("BUG: slab corruption") : "BUG: " + stable, frame);
+      stem = stable.empty() ? std::string("BUG: slab corruption") : "BUG: " + stable;
       break;
     }
   }
-  report.title = printable(report.title, kMaxTitleBytes + 64);
+  // A panic's message is its identity ("kernel panic: sysrq triggered crash"); a frame joins it
+  // only when the message names one or the stack is what the panic is about.
+  const bool titled_frame =
+      sig.rule != TitleRule::Panic || sig.frames == FrameRule::Stall || !header_function.empty();
+  if (report.title.empty()) report.title = printable(titled_frame ? with_frame(stem, frame) : stem, kMaxTitleBytes + 64);
+  if (!frame.empty()) {
+    if (!sig.alt.empty()) report.alt_titles.push_back(with_frame(std::string(sig.alt), frame));
+    if (sig.rule == TitleRule::Warning && stem != "WARNING") report.alt_titles.push_back("WARNING in " + frame);
+    if (sig.kind == CrashKind::Lockdep && sig.title == "possible deadlock") report.alt_titles.push_back("deadlock in " + frame);
+    if (string_view family = family_of(sig.kind); !family.empty())
+      report.alt_titles.push_back(std::string(family) + " in " + frame);
+  }
 
   for (const auto& l : lines) {
     if (!report.report.empty()) report.report += '\n';
@@ -661,15 +1059,23 @@ const char* to_string(CrashKind kind) {
     case CrashKind::PageFault: return "page_fault";
     case CrashKind::NullDeref: return "null_deref";
     case CrashKind::GeneralProtection: return "general_protection_fault";
+    case CrashKind::DivideError: return "divide_error";
     case CrashKind::Oops: return "oops";
     case CrashKind::Panic: return "panic";
     case CrashKind::Warning: return "warning";
     case CrashKind::Kasan: return "kasan";
+    case CrashKind::Kmsan: return "kmsan";
+    case CrashKind::Kfence: return "kfence";
+    case CrashKind::Kcsan: return "kcsan";
     case CrashKind::Ubsan: return "ubsan";
+    case CrashKind::Lockdep: return "lockdep";
+    case CrashKind::SpinlockDebug: return "spinlock";
+    case CrashKind::MemoryLeak: return "memory_leak";
     case CrashKind::HungTask: return "hung_task";
     case CrashKind::RcuStall: return "rcu_stall";
     case CrashKind::SoftLockup: return "soft_lockup";
     case CrashKind::HardLockup: return "hard_lockup";
+    case CrashKind::Vfs: return "vfs";
   }
   return "unknown";
 }
@@ -706,10 +1112,7 @@ ConsoleLine split_console_prefix(string_view line) {
   return out;
 }
 
-bool is_machinery_frame(string_view function) {
-  string_view f = base_function(function);
-  return is_reporting_frame(f) || is_entry_frame(f) || is_internal_frame(f);
-}
+bool is_machinery_frame(string_view function) { return frame_role(base_function(function)) != FrameRole::Code; }
 
 ConsoleScan scan_console(string_view log) {
   ConsoleScan scan;
@@ -720,6 +1123,7 @@ ConsoleScan scan_console(string_view log) {
   std::size_t cut_offset = 0, cut_number = 0;
   std::string cut_caller;
 
+  EvidenceWindow evidence;
   LineCursor cursor(log);
   string_view raw;
   while (cursor.next(raw)) {
@@ -733,7 +1137,11 @@ ConsoleScan scan_console(string_view log) {
       cut_caller.assign(line.caller);
       continue;
     }
-    if (const CrashSignature* sig = match_signature(line.text)) {
+    if (const CrashSignature* sig = match_signature(line)) {
+      if (sig->needs_evidence &&
+          !evidence.report_follows(log, cursor.next_offset(), cursor.number(),
+                                   sig->rule == TitleRule::Generic && sig->kind == CrashKind::Bug))
+        continue;
       start.sig = sig;
       start.header_number = cursor.number();
       start.caller.assign(line.caller);

@@ -14,18 +14,26 @@ namespace fb {
 
 enum class CrashKind {
   Bug,           // "kernel BUG at", generic "BUG: ...", SLUB "BUG <cache> (...): ..."
-  PageFault,     // "BUG: unable to handle page fault for address"
-  NullDeref,     // "BUG: kernel NULL pointer dereference"
+  PageFault,     // "BUG: unable to handle page fault for address" / "...kernel paging request at"
+  NullDeref,     // "BUG: kernel NULL pointer dereference" / "...unable to handle kernel NULL pointer..."
   GeneralProtection,
-  Oops,          // a bare "Oops:", "invalid opcode:", "divide error:", double fault...
+  DivideError,   // "divide error: 0000" (also behind 6.x's "Oops: ")
+  Oops,          // a bare "Oops:", "invalid opcode:", double fault, stack segment, int3...
   Panic,         // "Kernel panic - not syncing:" with no earlier report
   Warning,
   Kasan,
+  Kmsan,
+  Kfence,
+  Kcsan,
   Ubsan,
+  Lockdep,       // possible deadlock, inconsistent lock state, bad unlock balance, suspicious RCU usage...
+  SpinlockDebug, // "BUG: spinlock lockup suspected", "BUG: spinlock bad magic", "BUG: rwlock ..."
+  MemoryLeak,    // kmemleak's "unreferenced object"
   HungTask,
   RcuStall,
   SoftLockup,
   HardLockup,
+  Vfs,           // "VFS: Busy inodes after unmount", "VFS: Close: file count is zero"
 };
 
 enum class ConsoleEventKind {
@@ -40,6 +48,12 @@ struct CrashReport {
   CrashKind kind;
   std::string title;         // stable across runs: no addresses, offsets, timestamps, PIDs
   std::string guilty_frame;  // empty when no frame of the report could be blamed
+  // The report is cut or garbled where its frame should be (no trace, a trace of nothing but
+  // machinery): the title then names no frame rather than a guess.
+  bool corrupted = false;
+  // The same crash as other kernel versions or neighbouring report kinds title it (older
+  // spellings, the report family "bad memory access in f"), for matching across versions.
+  std::vector<std::string> alt_titles;
   std::string report;        // the console lines of this crash, '\n'-separated
   std::size_t first_line = 0;  // 1-based line numbers of the report in the log
   std::size_t last_line = 0;
@@ -77,7 +91,8 @@ struct ConsoleLine {
 ConsoleLine split_console_prefix(std::string_view line);
 
 // Whether a call-trace function is machinery (reporting, exception entry, fault injection,
-// syscall and LKDTM plumbing) rather than a place to blame. Exposed for tests.
+// syscall and LKDTM plumbing, locks, allocators, string helpers) rather than a place to blame
+// (the tables are in crash_frames.cpp). Exposed for tests.
 bool is_machinery_frame(std::string_view function);
 
 }  // namespace fb

@@ -111,6 +111,10 @@ TEST_CASE("every golden console log gets its expected title and kind and verdict
         c.erase("title");
         c.erase("kind");
       }
+      if (crashed && scan.crash->corrupted)
+        c.set("corrupted", "true");
+      else
+        c.erase("corrupted");
       c.set("crashed", crashed ? "true" : "false");
       if (events.empty())
         c.erase("events");
@@ -127,6 +131,7 @@ TEST_CASE("every golden console log gets its expected title and kind and verdict
     CHECK(expected_crashed == (crashed ? "true" : "false"));
     CHECK(c.get("title") == title);
     CHECK(c.get("kind") == kind);
+    CHECK(c.get("corrupted") == (crashed && scan.crash->corrupted ? "true" : ""));
     CHECK(c.get("events") == events);
     if (crashed) {
       CHECK_FALSE(scan.crash->report.empty());
@@ -340,4 +345,210 @@ TEST_CASE("a panic line user space wrote into /dev/kmsg does not title the crash
         "kernel panic: VFS: forged by a workload");
   CHECK(split_console_prefix("<12>[    1.100000] x").prio == 12);
   CHECK(split_console_prefix("[    1.100000] x").prio == -1);
+}
+
+// Hand-written snippets, one rule each (the golden corpus holds the real logs).
+
+TEST_CASE("the frame tables skip reporting, lock, allocation, string and sanitizer helpers") {
+  for (const char* f : {"print_circular_bug", "check_noncircular", "__lock_acquire", "lock_acquire", "spin_dump",
+                        "do_raw_spin_lock", "__schedule_bug", "check_preemption_disabled", "handle_overflow",
+                        "__ubsan_handle_shift_out_of_bounds", "kasan_report", "__asan_load8", "kmsan_report",
+                        "memcpy", "copy_from_iter", "_copy_from_iter", "mutex_lock_nested", "__mutex_lock",
+                        "down_write", "schedule_timeout", "wait_for_completion", "kmalloc_trace", "__kmalloc",
+                        "kmem_cache_alloc_node", "strncpy_from_user", "__list_add_valid", "refcount_warn_saturate",
+                        "__x64_sys_ioctl", "el0_svc"})
+    CHECK(is_machinery_frame(f));
+  for (const char* f : {"rtnl_lock", "synchronize_rcu_expedited_x", "ext4_fill_super", "p9_fd_close", "tcp_sendmsg"})
+    CHECK_FALSE(is_machinery_frame(f));
+}
+
+TEST_CASE("a deadlock is titled after the function that takes the new lock") {
+  const char* log =
+      "[   36.345030] ======================================================\n"
+      "[   36.351334] WARNING: possible circular locking dependency detected\n"
+      "[   36.357637] 6.1.0 #1 Not tainted\n"
+      "[   36.361330] ------------------------------------------------------\n"
+      "[   36.361330] sh/5807 is trying to acquire lock:\n"
+      "[   36.361332] ffff888 (&dev->lock){+.+.}-{3:3}, at: mutex_lock_nested+0x16/0x20\n"
+      "[   36.361358] \n"
+      "[   36.361358] but task is already holding lock:\n"
+      "[   36.361360] ffff888 (&q->lock){+.+.}-{3:3}, at: queue_flush+0x17/0x20\n"
+      "[   36.664481] stack backtrace:\n"
+      "[   36.664481] CPU: 0 PID: 5807 Comm: sh Not tainted 6.1.0 #1\n"
+      "[   36.664481] Call Trace:\n"
+      "[   36.664481]  <TASK>\n"
+      "[   36.664481]  dump_stack_lvl+0x1/0x2\n"
+      "[   36.664481]  check_noncircular+0x1/0x2\n"
+      "[   36.664481]  __lock_acquire+0x1/0x2\n"
+      "[   36.664481]  lock_acquire+0x1/0x2\n"
+      "[   36.664481]  __mutex_lock+0x1/0x2\n"
+      "[   36.664481]  mutex_lock_nested+0x1/0x2\n"
+      "[   36.664481]  dev_reconfigure+0x1/0x2\n"
+      "[   36.664481]  dev_ioctl+0x1/0x2\n"
+      "[   36.664481]  </TASK>\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->kind == CrashKind::Lockdep);
+  CHECK(scan.crash->title == "possible deadlock in dev_reconfigure");
+  CHECK_FALSE(scan.crash->corrupted);
+  CHECK(std::find(scan.crash->alt_titles.begin(), scan.crash->alt_titles.end(), "deadlock in dev_reconfigure") !=
+        scan.crash->alt_titles.end());
+  // With the acquirer named on the "at:" line itself, that is the frame.
+  std::string named = log;
+  named.replace(named.find("at: mutex_lock_nested"), 21, "at: dev_probe_locked");
+  CHECK(title_of(named) == "possible deadlock in dev_probe_locked");
+}
+
+TEST_CASE("a hung task is blamed on the caller of the lock or wait it sleeps in") {
+  const char* log =
+      "[  246.7] INFO: task sh:27 blocked for more than 120 seconds.\n"
+      "[  246.7]       Not tainted 6.1.192 #1\n"
+      "[  246.7] task:sh              state:D stack:0     pid:27    ppid:1      flags:0x00004000\n"
+      "[  246.7] Call Trace:\n"
+      "[  246.7]  <TASK>\n"
+      "[  246.7]  __schedule+0x1/0x2\n"
+      "[  246.7]  schedule+0x1/0x2\n"
+      "[  246.7]  schedule_preempt_disabled+0x1/0x2\n"
+      "[  246.7]  __mutex_lock+0x1/0x2\n"
+      "[  246.7]  mutex_lock_nested+0x1/0x2\n"
+      "[  246.7]  synchronize_rcu+0x1/0x2\n"
+      "[  246.7]  fs_teardown+0x1/0x2\n"
+      "[  246.7]  </TASK>\n";
+  CHECK(title_of(log) == "INFO: task hung in synchronize_rcu");
+  // A trace cut after the scheduler is corrupted: no frame is guessed.
+  auto cut = scan_console(std::string(log).substr(0, std::string(log).find("[  246.7]  schedule+")));
+  REQUIRE(cut.crash);
+  CHECK(cut.crash->corrupted);
+  CHECK(cut.crash->guilty_frame.empty());
+  CHECK(cut.crash->title == "INFO: task hung");
+}
+
+TEST_CASE("a report whose stack never came is corrupted even when its PC names the frame") {
+  const std::string head =
+      "[    5.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+      "[    5.0] Oops: 0000 [#1] PREEMPT SMP\n"
+      "[    5.0] RIP: 0010:widget_poll+0x1c/0x40\n";
+  auto cut = scan_console(head + "[    5.1] random: crng init done\n");
+  REQUIRE(cut.crash);
+  CHECK(cut.crash->corrupted);
+  CHECK(cut.crash->title == "BUG: kernel NULL pointer dereference in widget_poll");
+  auto whole = scan_console(head + "[    5.0] Call Trace:\n[    5.0]  <TASK>\n[    5.0]  do_poll+0x1/0x2\n"
+                                   "[    5.0]  </TASK>\n");
+  REQUIRE(whole.crash);
+  CHECK_FALSE(whole.crash->corrupted);
+  CHECK(whole.crash->guilty_frame == "widget_poll");
+}
+
+TEST_CASE("a KASAN access inside a string or copy helper is blamed on its caller") {
+  const char* log =
+      "[   10.0] ==================================================================\n"
+      "[   10.0] BUG: KASAN: slab-out-of-bounds in memcpy+0x1d/0x60\n"
+      "[   10.0] Write of size 16 at addr ffff888 by task sh/27\n"
+      "[   10.0] Call Trace:\n"
+      "[   10.0]  <TASK>\n"
+      "[   10.0]  dump_stack_lvl+0x1/0x2\n"
+      "[   10.0]  print_report+0x1/0x2\n"
+      "[   10.0]  kasan_report+0x1/0x2\n"
+      "[   10.0]  kasan_check_range+0x1/0x2\n"
+      "[   10.0]  memcpy+0x1/0x2\n"
+      "[   10.0]  parse_options+0x1/0x2\n"
+      "[   10.0]  </TASK>\n"
+      "[   10.0] Allocated by task 27:\n"
+      "[   10.0]  kasan_save_stack+0x1/0x2\n"
+      "[   10.0]  alloc_site+0x1/0x2\n"
+      "[   10.0] ==================================================================\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->title == "KASAN: slab-out-of-bounds Write in parse_options");
+  CHECK(scan.crash->alt_titles == std::vector<std::string>{"bad memory access in parse_options"});
+}
+
+TEST_CASE("generic WARNING and BUG lines open a report only with a stack behind them") {
+  // Driver messages that merely start with the word: no crash.
+  CHECK(title_of("[   45.0][ T3610] WARNING: fbcon: Driver 'vkmsdrmfb' missed to adjust virtual screen size\n"
+                 "[   45.1][ T3610] fbcon: done\n[   46.0] random: crng init done\n") == "(no crash)");
+  CHECK(title_of("[    1.0] WARNING: Unsupported flag value(s) of 0x3 in DT_FLAGS_1.\n[    1.1] ok\n") ==
+        "(no crash)");
+  // The same word with a stack is a report.
+  CHECK(title_of("[    1.0] WARNING: odd state detected\n[    1.0] CPU: 0 PID: 1 Comm: sh Not tainted 6.1 #1\n"
+                 "[    1.0] Call Trace:\n[    1.0]  odd_check+0x1/0x2\n") == "WARNING: odd state detected in odd_check");
+}
+
+TEST_CASE("page faults in 4.x, 5.x+ and arm64 spellings name the faulting function") {
+  const char* old =
+      "[  772.9] BUG: unable to handle kernel paging request at ffff88002bde1e40\n"
+      "[  772.9] IP: [<ffffffff82d4e304>] __memset+0x24/0x30\n"
+      "[  772.9] Oops: 0002 [#1] SMP KASAN\n"
+      "[  772.9] RIP: 0010:[<ffffffff82d4e304>]  [<ffffffff82d4e304>] __memset+0x24/0x30\n"
+      "[  772.9] Call Trace:\n"
+      "[  772.9]  [<ffffffff81234567>] ? kasan_report+0x1/0x2\n"
+      "[  772.9]  [<ffffffff81234567>] ext4_fill_super+0x1/0x2\n";
+  auto scan = scan_console(old);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->kind == CrashKind::PageFault);
+  CHECK(scan.crash->title == "BUG: unable to handle kernel paging request in ext4_fill_super");
+  CHECK(scan.crash->alt_titles[0] == "BUG: unable to handle page fault in ext4_fill_super");
+  CHECK(title_of("[    5.0] Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008\n"
+                 "[    5.0] Internal error: Oops: 96000006 [#1] PREEMPT SMP\n"
+                 "[    5.0] pc : foo_probe+0x1c/0x40\n[    5.0] lr : foo_init+0x1/0x2\n") ==
+        "Unable to handle kernel NULL pointer dereference in foo_probe");
+  // 6.x puts "Oops: " in front of the trap's name.
+  auto gpf = scan_console("[   89.1][ T5827] Oops: general protection fault, probably for non-canonical address "
+                          "0xdffffc0000000004: 0000 [#1] SMP KASAN PTI\n"
+                          "[   89.1][ T5827] RIP: 0010:nla_put_thing+0x1/0x2\n");
+  REQUIRE(gpf.crash);
+  CHECK(gpf.crash->title == "general protection fault in nla_put_thing");
+  auto div = scan_console("[    9.0] Oops: divide error: 0000 [#1] PREEMPT SMP\n[    9.0] RIP: 0010:calc_ratio+0x1/0x2\n");
+  REQUIRE(div.crash);
+  CHECK(div.crash->kind == CrashKind::DivideError);
+  CHECK(div.crash->title == "divide error in calc_ratio");
+}
+
+TEST_CASE("a kmemleak report is blamed on the allocator's first caller") {
+  const char* log =
+      "unreferenced object 0xffff888109a3c000 (size 64):\n"
+      "  comm \"sh\", pid 27, jiffies 4294937296 (age 12.340s)\n"
+      "  hex dump (first 32 bytes):\n"
+      "    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n"
+      "  backtrace:\n"
+      "    [<ffffffff8123>] kmalloc_trace+0x26/0x60\n"
+      "    [<ffffffff8124>] widget_create+0x3a/0x90\n"
+      "    [<ffffffff8125>] widget_ioctl+0x1/0x2\n"
+      "\n";
+  auto scan = scan_console(log);
+  REQUIRE(scan.crash);
+  CHECK(scan.crash->kind == CrashKind::MemoryLeak);
+  CHECK(scan.crash->title == "memory leak in widget_create");
+}
+
+TEST_CASE("a stall is blamed on the work just inside the loop that ran it") {
+  const char* log =
+      "[  323.8] INFO: rcu_sched detected stalls on CPUs/tasks:\n"
+      "[  323.8] Call Trace:\n"
+      "[  323.8]  <IRQ>\n"
+      "[  323.8]  sched_show_task+0x1/0x2\n"
+      "[  323.8]  print_other_cpu_stall+0x1/0x2\n"
+      "[  323.8]  rcu_check_callbacks+0x1/0x2\n"
+      "[  323.8]  update_process_times+0x1/0x2\n"
+      "[  323.8]  apic_timer_interrupt+0x1/0x2\n"
+      "[  323.8] RIP: 0010:__sanitizer_cov_trace_pc+0x0/0x50\n"
+      "[  323.8] RSP: 0018:ffff8801db206738 EFLAGS: 00000206\n"
+      "[  323.8]  decode_session+0x1/0x2\n"
+      "[  323.8]  policy_check+0x1/0x2\n"
+      "[  323.8]  proto_rcv+0x1/0x2\n"
+      "[  323.8]  __netif_receive_skb_core+0x1/0x2\n"
+      "[  323.8]  net_rx_action+0x1/0x2\n"
+      "[  323.8]  __do_softirq+0x1/0x2\n"
+      "[  323.8]  </IRQ>\n";
+  CHECK(title_of(log) == "INFO: rcu detected stall in proto_rcv");
+}
+
+TEST_CASE("text glued before a printk line is cut at its timestamp, but only on consoles without syslog prefixes") {
+  // A UART that dropped a newline: the report behind the junk still counts.
+  CHECK(title_of("syzkaller login: [   35.1] BUG: using smp_processor_id() in preemptible [00000000] code: sh/1\n"
+                 "[   35.1] caller is ext4_mb_new_blocks+0x1/0x2\n") ==
+        "BUG: using smp_processor_id() in ext4_mb_new_blocks");
+  // On a console_msg_format=syslog console each record has its own line: a timestamp inside a
+  // kernel record is text it quotes (a file name, a comm), not a second record.
+  CHECK(title_of("<6>[    1.0] EXT4-fs: mounted '[    2.0] BUG: forged by a file name'\n") == "(no crash)");
 }
