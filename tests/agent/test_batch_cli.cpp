@@ -4,6 +4,7 @@
 #include "common/files.h"
 #include "orchestrator/core/image_builder.h"
 #include "tests/support/support.h"
+#include "tests/vm/vm_support.h"  // faultbox_in, require_no_leftovers: nothing in them needs a VM
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -22,15 +23,11 @@ namespace {
 
 // A private runtime dir, state dir (evidence) and cache, the fake backend, the real faultbox.
 Run faultbox_batch(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
-  std::vector<std::string> argv = {faultbox_binary(), "run"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  opts.env["XDG_RUNTIME_DIR"] = rt.path().string();
-  opts.env["XDG_STATE_HOME"] = (rt.path() / "state").string();
   opts.env["FAULTBOX_CACHE_DIR"] = (rt.path() / "cache").string();
   opts.env["FAULTBOX_BACKEND"] = "fake";
   opts.env["FAULTBOX_AGENT"] = agent_binary();
   opts.timeout = std::chrono::seconds(120);
-  return run(argv, opts);
+  return faultbox_in(rt, "run", std::move(args), std::move(opts));
 }
 
 fs::path write_scenario(const ScratchDir& rt, const std::string& stem, const std::string& text) {
@@ -39,23 +36,8 @@ fs::path write_scenario(const ScratchDir& rt, const std::string& stem, const std
   return p;
 }
 
-// Nothing of any worker may remain: no process mentions the scratch dir (workers, their agents),
-// and the runtime root (batch dir, VM dirs) is empty.
-void require_nothing_left(const ScratchDir& rt) {
-  auto root = rt.path() / "faultbox";
-  std::vector<pid_t> left;
-  bool empty = false;
-  for (int i = 0; i < 100; ++i) {  // janitors and PDEATHSIG act within milliseconds
-    left = processes_mentioning(rt.path().string());
-    empty = !fs::exists(root) || fs::is_empty(root);
-    if (left.empty() && empty) return;
-    usleep(50000);
-  }
-  CHECK(left.empty());
-  std::string entries;
-  for (auto& e : fs::directory_iterator(root)) entries += e.path().string() + " ";
-  INFO("left in the runtime root: " << entries);
-  CHECK(empty);
+fs::path passing_scenario(const ScratchDir& rt) {
+  return write_scenario(rt, "ok", "name = \"ok\"\n[[step]]\nname = \"s\"\nrun = [\"true\"]\n");
 }
 
 std::size_t files_in(const fs::path& dir) {
@@ -133,16 +115,12 @@ expect_exit = 0
   CHECK_THAT(*junit, Catch::Contains("<testsuites name=\"faultbox run\" tests=\"8\" failures=\"4\""));
   for (auto* suite : {"meet #1", "meet #2", "fails #1", "fails #2"})
     CHECK_THAT(*junit, Catch::Contains(std::string("<testsuite name=\"") + suite + "\""));
-  require_nothing_left(rt);
+  require_no_leftovers(rt);
 }
 
 TEST_CASE("run with several scenarios and no --jobs says the default in one line") {
   ScratchDir rt;
-  auto ok = write_scenario(rt, "ok", R"(name = "ok"
-[[step]]
-name = "s"
-run = ["true"]
-)");
+  auto ok = passing_scenario(rt);
   auto r = faultbox_batch(rt, {ok.string(), ok.string()});
   INFO(r.out << r.err);
   CHECK(r.status.code == 0);
@@ -153,11 +131,7 @@ run = ["true"]
 
 TEST_CASE("run --follow with --jobs is refused in one line, before anything runs") {
   ScratchDir rt;
-  auto ok = write_scenario(rt, "ok", R"(name = "ok"
-[[step]]
-name = "s"
-run = ["true"]
-)");
+  auto ok = passing_scenario(rt);
   auto r = faultbox_batch(rt, {ok.string(), "--jobs", "2", "--follow"});
   CHECK(r.status.code == 2);
   CHECK(r.err == "faultbox: --follow shows one run live: not with several scenarios, --jobs or --repeat\n");
@@ -166,14 +140,14 @@ run = ["true"]
 
 TEST_CASE("a scenario the plan refuses stops the whole batch before any run, with its file:line") {
   ScratchDir rt;
-  auto ok = write_scenario(rt, "ok", "name = \"ok\"\n[[step]]\nname = \"s\"\nrun = [\"true\"]\n");
+  auto ok = passing_scenario(rt);
   auto bad = write_scenario(rt, "bad", "name = \"bad\"\n[[step]]\nname = \"s\"\nrun = [\"true\"]\nexpect_exit = \"zero\"\n");
   auto r = faultbox_batch(rt, {ok.string(), bad.string(), "--repeat", "3"});
   INFO(r.out << r.err);
   CHECK(r.status.code == 2);
   CHECK_THAT(r.err, Catch::Contains(bad.string() + ":5:"));
   CHECK(r.out.empty());
-  require_nothing_left(rt);
+  require_no_leftovers(rt);
 }
 
 TEST_CASE("SIGINT to a `run --jobs 2` process stops every worker at once and leaves nothing") {
@@ -204,7 +178,7 @@ run = "touch {}/$$; exec sleep 20"
   CHECK(r.out.empty());
   CHECK_FALSE(fs::exists(json_path));
   CHECK_FALSE(fs::exists(rt.path() / "state/faultbox/runs"));
-  require_nothing_left(rt);
+  require_no_leftovers(rt);
   // The steps' sleeps are the fake backend's "guest": host processes the killed agent leaves
   // behind, where a VM's would die with it. Not faultbox's to reap; the test's to clean.
   for (auto& e : fs::directory_iterator(started)) kill(std::stoi(e.path().filename().string()), SIGKILL);
