@@ -4,7 +4,7 @@
 #include "common/files.h"
 #include "orchestrator/core/image_builder.h"
 #include "tests/support/support.h"
-#include "tests/vm/vm_support.h"  // faultbox_in, require_no_leftovers: nothing in them needs a VM
+#include "tests/vm/vm_support.h"  // require_no_leftovers: nothing in it needs a VM
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -21,13 +21,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The faultbox binary beside the agent (the agent tier is given only the agent's path).
+std::string faultbox() { return (fs::path(agent_binary()).parent_path() / "faultbox").string(); }
+
 // A private runtime dir, state dir (evidence) and cache, the fake backend, the real faultbox.
 Run faultbox_batch(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
+  std::vector<std::string> argv = {faultbox(), "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opts.env["XDG_RUNTIME_DIR"] = rt.path().string();
+  opts.env["XDG_STATE_HOME"] = (rt.path() / "state").string();
   opts.env["FAULTBOX_CACHE_DIR"] = (rt.path() / "cache").string();
   opts.env["FAULTBOX_BACKEND"] = "fake";
   opts.env["FAULTBOX_AGENT"] = agent_binary();
   opts.timeout = std::chrono::seconds(120);
-  return faultbox_in(rt, "run", std::move(args), std::move(opts));
+  return run(argv, opts);
 }
 
 fs::path write_scenario(const ScratchDir& rt, const std::string& stem, const std::string& text) {
@@ -190,7 +197,7 @@ TEST_CASE("two faultbox processes building the same image at once: one builds it
     RunOptions o;
     o.env["FAULTBOX_CACHE_DIR"] = (rt.path() / "cache").string();
     o.env["FAULTBOX_AGENT"] = agent_binary();
-    out = run({faultbox_binary(), "image", "build"}, o);
+    out = run({faultbox(), "image", "build"}, o);
   };
   Run a, b;
   std::thread ta(build, std::ref(a)), tb(build, std::ref(b));
