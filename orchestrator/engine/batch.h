@@ -110,7 +110,7 @@ struct JobsChoice {
   std::string reason;  // one line: what limited it
 };
 // QEMU's own memory beside the guest's RAM: 51 MiB of RSS outside the guest's mapping,
-// measured under TCG (docs/benchmarks.md#many-runs-at-once), rounded up.
+// measured under TCG (docs/benchmarks.md, "Many runs at once"), rounded up.
 inline constexpr int kQemuOverheadMib = 64;
 JobsChoice default_jobs(const HostCapacity& host, int vm_memory_mib, int vm_cpus, std::size_t runs);
 
