@@ -208,6 +208,7 @@ struct Worker {
   std::size_t slot = 0;
   ChildProcess process;
   fs::path json, out, err;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 Result<Worker> start_worker(const BatchOptions& o, const SlotPool& pool, std::size_t run, std::size_t slot,
@@ -248,6 +249,7 @@ RunOutcome collect(const BatchOptions& o, Worker& w, const ExitStatus& status, c
   auto err_text = read_file(w.err), out_text = read_file(w.out);
   std::string err = err_text ? *err_text : std::string(), out = out_text ? *out_text : std::string();
   RunOutcome outcome = outcome_without_report(status, err);
+  outcome.report.seconds = seconds_since(w.started);  // the worker's own time, without a report of it
   if (auto text = read_file(w.json)) {
     json j = json::parse(*text, nullptr, false);
     if (auto report = report_from_json(j)) {  // a discarded parse is no object: refused there

@@ -215,3 +215,35 @@ TEST_CASE("two faultbox processes building the same image at once: one builds it
   for (auto& e : fs::directory_iterator(cpio.parent_path()))
     CHECK_THAT(e.path().filename().string(), Catch::Equals("initramfs.cpio") || Catch::Equals("meta.json"));
 }
+
+TEST_CASE("a worker killed under its run counts as infra-error with the reason, the batch goes on, nothing left") {
+  ScratchDir rt;
+  fs::path started = rt.path() / "started";
+  fs::create_directories(started);
+  auto slow = write_scenario(rt, "slow", fmt::format("name = \"slow\"\n[[step]]\nname = \"waits\"\nrun = \"touch {}/$$; exec sleep 20\"\n",
+                                                     started.string()));
+  auto ok = passing_scenario(rt);
+  RunOptions o;
+  o.act_after = std::chrono::milliseconds(0);
+  int killed = 0;
+  o.act = [&](pid_t batch) {
+    for (int i = 0; i < 200 && files_in(started) < 1; ++i) usleep(50000);
+    // The first run's worker: a child of faultbox (its janitors share its command line).
+    for (pid_t p : processes_mentioning("run-0.json")) {
+      auto stat = read_file("/proc/" + std::to_string(p) + "/stat");
+      if (!stat) continue;
+      pid_t ppid = std::stoi(stat->substr(stat->rfind(')') + 4));
+      if (ppid == batch && kill(p, SIGKILL) == 0) ++killed;
+    }
+  };
+  auto r = faultbox_batch(rt, {slow.string(), ok.string(), "--jobs", "1"}, o);
+  INFO(r.out << r.err);
+  CHECK(killed == 1);
+  CHECK(r.status.code == 5);
+  CHECK_THAT(r.out, Catch::Contains("[1/2] slow #1 infra-error"));
+  CHECK_THAT(r.out, Catch::Contains("the run wrote no report (killed by signal 9"));
+  CHECK_THAT(r.out, Catch::Contains("[2/2] ok #1 pass"));
+  CHECK_THAT(r.out, Catch::Contains("verdict: infra-error (2 runs, --jobs 1,"));
+  require_no_leftovers(rt);
+  for (auto& e : fs::directory_iterator(started)) kill(std::stoi(e.path().filename().string()), SIGKILL);
+}
