@@ -1,12 +1,15 @@
 #include "orchestrator/core/cache.h"
 
 #include "common/files.h"
+#include "orchestrator/core/log.h"
 
 #include <openssl/evp.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -35,6 +38,18 @@ Result<fs::path> cache_subdir(const std::string& name) {
   fs::create_directories(p, ec);
   if (ec) return make_error(ErrorKind::Infra, "cannot create cache directory {}: {}", p.string(), ec.message());
   return p;
+}
+
+Result<Fd> lock_cache_entry(const fs::path& entry, std::string_view what) {
+  fs::path path = entry.string() + ".lock";
+  Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return make_error(ErrorKind::Infra, "cannot open the cache lock {}: {}", path.string(), strerror(errno));
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
+  if (errno != EWOULDBLOCK) return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
+  progress("{}: waiting for another faultbox process making {}", what, entry.string());
+  while (flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
+  return fd;
 }
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr); }

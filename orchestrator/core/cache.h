@@ -10,6 +10,7 @@
 //   guestfs/        libguestfs's appliance (built by supermin once, reused by every handle)
 //   ccache/         the compiler cache used by kernel builds
 //   accel/          accelerator probe verdicts
+#include "common/fd.h"
 #include "common/result.h"
 
 #include <filesystem>
@@ -21,6 +22,13 @@ namespace fb {
 std::filesystem::path cache_root();
 void set_cache_root(const std::filesystem::path& p);  // --cache-dir
 Result<std::filesystem::path> cache_subdir(const std::string& name);
+
+// An exclusive flock on <entry>.lock, held while one process checks for, builds and publishes a
+// cache entry (a kernel, an image, a disk): a second faultbox process wanting the same entry
+// waits, saying so once (`what` names it), and then finds it published instead of building it
+// again or replacing it under a VM that boots it. The lock goes with the fd (and with the
+// process, however it dies); the small lock file stays.
+Result<Fd> lock_cache_entry(const std::filesystem::path& entry, std::string_view what);
 
 class Sha256 {
  public:

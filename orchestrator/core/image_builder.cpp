@@ -143,15 +143,22 @@ Result<BootImage> build_image(const ImageBuildOptions& opts) {
   fs::path dir = *images / hash;
   fs::path cpio_path = dir / "initramfs.cpio";
   std::error_code ec;
-  if (!opts.force && fs::exists(cpio_path)) {
-    auto ok = check_boot_image(cpio_path);
-    if (ok) {
-      BootImage img{cpio_path, hash, 0, static_cast<std::size_t>(fs::file_size(cpio_path, ec)), true};
-      debug("image: cached {}", cpio_path.string());
-      return img;
+  // The image is published by rename, so a whole one needs no lock to be used (every boot
+  // checks it; parallel runs must not queue for that).
+  auto cached = [&]() -> std::optional<BootImage> {
+    if (opts.force || !fs::exists(cpio_path)) return std::nullopt;
+    if (auto ok = check_boot_image(cpio_path); !ok) {
+      progress("image: cached image is damaged ({}), rebuilding", ok.error().message);
+      return std::nullopt;
     }
-    progress("image: cached image is damaged ({}), rebuilding", ok.error().message);
-  }
+    debug("image: cached {}", cpio_path.string());
+    return BootImage{cpio_path, hash, 0, static_cast<std::size_t>(fs::file_size(cpio_path, ec)), true};
+  };
+  if (auto img = cached()) return *img;
+  // Another faultbox process making the same image goes first; this one then reuses it.
+  auto lock = lock_cache_entry(dir, "image");
+  if (!lock) return lock.error();
+  if (auto img = cached()) return *img;
 
   CpioWriter w;
   for (auto& e : content->entries) {

@@ -310,6 +310,10 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   if (!kernels) return kernels.error();
   fs::path out_dir = *kernels / in->hash;
   std::error_code ec;
+  // Held until the entry is published: a second process asking for the same kernel waits and
+  // then finds it cached, instead of rebuilding and replacing it under a VM that boots it.
+  auto entry_lock = lock_cache_entry(out_dir, "kernel");
+  if (!entry_lock) return entry_lock.error();
   if (!opts.force && !in->source_is_dir && fs::is_directory(out_dir, ec)) {
     auto a = load_artifact(out_dir, in->hash);
     if (a.damage.empty()) {

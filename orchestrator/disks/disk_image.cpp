@@ -267,6 +267,25 @@ Result<std::vector<PreparedDisk>> prepare_disks(const std::vector<ScenarioDisk>&
       missing.push_back(i);
     }
   }
+  // Another faultbox process may be making the same entries: lock each (in path order, so two
+  // processes cannot each hold one the other waits for), then reuse what it published meanwhile.
+  std::vector<Fd> entry_locks;
+  for (auto& [entry, maker] : made_as) {
+    auto lock = lock_cache_entry(entry, "disk " + disks[maker].name);
+    if (!lock) return lock.error();
+    entry_locks.push_back(std::move(*lock));
+  }
+  std::erase_if(missing, [&](std::size_t i) {
+    std::error_code ec;
+    if (!fs::is_regular_file(cached_at[i], ec)) return false;
+    progress("disk {}: prepared image made by another faultbox process meanwhile ({})", disks[i].name,
+             cached_at[i].string());
+    made_as.erase(cached_at[i]);
+    return true;
+  });
+  for (std::size_t i = 0; i < disks.size(); ++i)  // disks sharing an entry published meanwhile
+    if (out[i].image.empty() && !cached_at[i].empty() && !made_as.count(cached_at[i]))
+      out[i] = PreparedDisk{cached_at[i], disks[i].format, true, seconds_since(t0)};
   if (!missing.empty()) {
     // Built beside their final place and renamed when complete; the janitor removes the temp
     // dir even if faultbox is killed meanwhile, so the cache never holds half an image.

@@ -86,6 +86,9 @@ Result<RootImage> prepare_root_image(const ImageBuildOptions& opts, std::uint64_
   if (!dir) return dir.error();
   fs::path cached = *dir / (key + ".raw");
   std::error_code ec;
+  // Another faultbox process making the same root goes first; this one then reuses it.
+  auto lock = lock_cache_entry(cached, "root");
+  if (!lock) return lock.error();
   if (fs::is_regular_file(cached, ec)) {
     out.image = cached;
     out.reused = true;

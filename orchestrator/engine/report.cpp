@@ -217,6 +217,10 @@ json RunReport::to_json() const {
 }
 
 std::string RunReport::to_junit() const {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + to_junit_suite(scenario);
+}
+
+std::string RunReport::to_junit_suite(const std::string& suite_name) const {
   int failed = 0;
   std::string cases;
   for (auto& s : steps) {
@@ -239,9 +243,49 @@ std::string RunReport::to_junit() const {
     verdict_case += fmt::format("<failure message=\"{}\"/>", xml_escape(msg));
   }
   verdict_case += "</testcase>\n";
-  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" "
-                     "time=\"{:.3f}\">\n{}{}</testsuite>\n",
-                     xml_escape(scenario), steps.size() + 1, failed, seconds, cases, verdict_case);
+  return fmt::format("<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n{}{}</testsuite>\n",
+                     xml_escape(suite_name), steps.size() + 1, failed, seconds, cases, verdict_case);
+}
+
+Result<RunReport> report_from_json(const json& j) {
+  if (!j.is_object()) return make_error(ErrorKind::Infra, "a run report is not a JSON object");
+  auto verdict = verdict_named(j.value("verdict", ""));
+  if (!verdict) return make_error(ErrorKind::Infra, "a run report has no known verdict");
+  try {
+    RunReport r;
+    r.scenario = j.value("scenario", "");
+    r.file = j.value("file", "");
+    r.verdict = *verdict;
+    r.kernel_release = j.value("kernel", "");
+    r.kernel = j.value("kernel_image", "");
+    r.seconds = j.value("seconds", 0.0);
+    r.failures = j.value("failures", std::vector<std::string>{});
+    r.warnings = j.value("warnings", std::vector<std::string>{});
+    r.error = j.value("error", "");
+    for (auto& sj : j.value("steps", json::array())) {
+      StepResult s;
+      s.name = sj.value("name", "");
+      s.finished = sj.value("finished", false);
+      s.status.code = sj.value("exit_code", -1);
+      s.status.signal = sj.value("signal", 0);
+      s.seconds = sj.value("seconds", 0.0);
+      s.out = sj.value("stdout", "");
+      s.err = sj.value("stderr", "");
+      s.failures = sj.value("failures", std::vector<std::string>{});
+      r.steps.push_back(std::move(s));
+    }
+    if (auto c = j.find("crash"); c != j.end() && c->is_object()) {
+      r.crash_title = c->value("title", "");
+      r.crash_report = c->value("report", "");
+    }
+    if (auto h = j.find("hang"); h != j.end() && h->is_object()) {
+      r.hang_evidence = h->value("evidence", "");
+      r.blocked_tasks = h->value("blocked_tasks", std::vector<std::string>{});
+    }
+    return r;
+  } catch (const json::exception& e) {
+    return make_error(ErrorKind::Infra, "a run report does not read back: {}", e.what());
+  }
 }
 
 Status write_evidence(const RunReport& r, const std::filesystem::path& dir) {

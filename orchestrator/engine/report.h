@@ -83,9 +83,16 @@ struct RunReport {
   int exit_code() const { return exit_code_of(verdict); }
   nlohmann::json to_json() const;
   std::string to_junit() const;
+  // The <testsuite> element of to_junit(), under another name (a merged report's "NAME #2").
+  std::string to_junit_suite(const std::string& suite_name) const;
   // The report a person reads: stdout of `run` and report.txt.
   std::string to_text() const;
 };
+
+// A report back from its to_json(): the fields a summary and a JUnit report need (scenario,
+// file, verdict, seconds, error, failures, warnings, kernel, steps, crash, hang); not the
+// faults, disks or logs, which a merged report keeps as the JSON they came in.
+Result<RunReport> report_from_json(const nlohmann::json& j);
 
 // report.json, report.txt, kmsg.log, console.log, qemu.log, agent.log, scenario.toml and the
 // kernel's config in dir.

@@ -23,16 +23,21 @@ struct VerdictRow {
   Verdict verdict;
   const char* name;
   int exit_code;
+  // How bad it is when many runs are summed up in one exit code (`run --jobs/--repeat`): the
+  // worst verdict wins. A broken command line or broken machinery first (no other verdict of
+  // the batch can be trusted), then a kernel that does not boot (nothing else was tested), then
+  // findings from the most to the least severe: crash, hang, unmet expectation.
+  int severity;
 };
 
 inline constexpr VerdictRow kVerdicts[] = {
-    {Verdict::Pass, "pass", 0},
-    {Verdict::Fail, "fail", 1},
-    {Verdict::UsageError, "usage-error", 2},
-    {Verdict::KernelCrash, "kernel-crash", 3},
-    {Verdict::Hang, "hang", 4},
-    {Verdict::InfraError, "infra-error", 5},
-    {Verdict::BootError, "boot-error", 6},
+    {Verdict::Pass, "pass", 0, 0},
+    {Verdict::Fail, "fail", 1, 1},
+    {Verdict::UsageError, "usage-error", 2, 6},
+    {Verdict::KernelCrash, "kernel-crash", 3, 3},
+    {Verdict::Hang, "hang", 4, 2},
+    {Verdict::InfraError, "infra-error", 5, 5},
+    {Verdict::BootError, "boot-error", 6, 4},
 };
 
 constexpr const VerdictRow& verdict_row(Verdict v) {
@@ -43,6 +48,8 @@ constexpr const VerdictRow& verdict_row(Verdict v) {
 constexpr int exit_code_of(Verdict v) { return verdict_row(v).exit_code; }
 constexpr const char* to_string(Verdict v) { return verdict_row(v).name; }
 std::optional<Verdict> verdict_named(std::string_view name);
+// The worse of two verdicts by the table's severity.
+constexpr Verdict worst(Verdict a, Verdict b) { return verdict_row(b).severity > verdict_row(a).severity ? b : a; }
 
 // What an error that ended a command means as a verdict.
 constexpr Verdict verdict_of(ErrorKind kind) {

@@ -179,11 +179,20 @@ Result<AccelChoice> choose_accel(AccelRequest req, const fs::path& kernel, const
   if (!dir) return dir.error();
   fs::path verdict_file = *dir / (key + ".json");
   auto now = std::chrono::system_clock::now();
-  if (auto text = read_file(verdict_file)) {
+  auto cached_choice = [&]() -> std::optional<AccelChoice> {
+    auto text = read_file(verdict_file);
+    if (!text) return std::nullopt;
     auto cached = parse_kvm_verdict(*text);
     if (cached && use_of_cached_kvm_verdict(*cached, now) == CachedVerdictUse::UseCached)
       return accel_choice_from_cache(*cached, now);
-  }
+    return std::nullopt;
+  };
+  if (auto choice = cached_choice()) return *choice;
+  // Parallel runs (`run --jobs`) are processes that all need this verdict: one probes, the
+  // others wait for its verdict instead of each booting a probe VM.
+  auto lock = lock_cache_entry(verdict_file, "accel");
+  if (!lock) return lock.error();
+  if (auto choice = cached_choice()) return *choice;
   auto outcome = probe_kvm(*qemu, kernel, initrd, Timeouts::for_accel(Accel::Kvm).accel_probe);
   // A timed-out probe is written too, marked as no verdict: it only holds off the next probe.
   (void)write_file_atomic(verdict_file, kvm_verdict_json(outcome, now, u.release, *version));
