@@ -3,9 +3,11 @@
 #include "common/files.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
+#include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/engine/plan.h"
 #include "orchestrator/engine/runner.h"
+#include "orchestrator/vm/libvirt_backend.h"
 #include "orchestrator/vm/vm.h"
 
 #include <cstdio>
@@ -16,6 +18,7 @@ namespace {
 
 struct RunOptions {
   std::string scenario, json, junit, keep, kernel;
+  std::string backend, connect;  // empty: the scenario's [vm] backend and connect
   bool follow = false;
 };
 
@@ -29,11 +32,20 @@ int run(const RunOptions& o) {
     sc->vm.kernel = o.kernel;
     sc->vm.kernel_where = SourceLocation{"--kernel", 0, 0};
   }
+  if (!o.backend.empty()) sc->vm.backend = o.backend;  // the command line wins over [vm]
+  if (!o.connect.empty()) sc->vm.connect = o.connect;
   auto plan = plan_scenario(*sc);
   if (!plan) {
     log_line(Verbosity::Quiet, plan.error().message);
     return exit_code::from_error(plan.error());
   }
+  // A libvirt daemon that does not answer is refused before any disk is made: one line, exit 5,
+  // no report and no evidence of a run that never started.
+  if (plan->vm.backend == "libvirt")
+    if (auto conn = libvirt_connect(plan->vm.connect_uri); !conn) {
+      log_line(Verbosity::Quiet, conn.error().message);
+      return exit_code::from_error(conn.error());
+    }
   RunReport r = run_plan(*plan, RunnerOptions{o.follow});
   // Interrupted by the user: tear down and go, leaving no evidence dir behind.
   if (interrupted()) return 128 + interrupt_signal();
@@ -75,6 +87,7 @@ CommandMain add_run(CLI::App& app) {
                   "that does not pass: $XDG_STATE_HOME/faultbox/runs/...)");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live");
   cmd->add_option("--kernel", o->kernel, "bzImage to boot instead of the scenario's [vm] kernel (default: the cached faultbox kernel)");
+  add_backend_options(*cmd, o->backend, o->connect);
   return [o] { return run(*o); };
 }
 

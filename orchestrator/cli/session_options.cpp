@@ -4,7 +4,21 @@
 
 namespace fb::cli {
 
+void add_backend_options(CLI::App& cmd, std::string& backend, std::string& connect) {
+  auto* backend_opt = cmd.add_option("--backend", backend,
+                 "qemu (default: a QEMU process of faultbox's own) | libvirt (a transient domain through a libvirt "
+                 "daemon)")
+      ->check(CLI::IsMember({"qemu", "libvirt"}));
+  cmd.add_option("--connect", connect,
+                 "libvirt URI, e.g. qemu:///system or qemu+ssh://user@host/system (default: libvirt's default; "
+                 "implies --backend libvirt)")
+      ->each([&backend, backend_opt](const std::string&) {
+        if (backend_opt->count() == 0) backend = "libvirt";
+      });
+}
+
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
+  add_backend_options(cmd, o.backend, o.connect_uri);
   cmd.add_option("--kernel", o.kernel, "bzImage to boot (default: the cached faultbox kernel, built if missing)");
   cmd.add_option("--initrd", o.initrd, "initramfs to boot (default: the faultbox image, built if missing)");
   cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)")

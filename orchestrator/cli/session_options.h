@@ -7,5 +7,7 @@
 namespace fb::cli {
 
 void add_session_options(CLI::App& cmd, SessionOptions& o);
+// --backend and --connect (also on `run`, where the scenario's [vm] gives the defaults).
+void add_backend_options(CLI::App& cmd, std::string& backend, std::string& connect);
 
 }  // namespace fb::cli

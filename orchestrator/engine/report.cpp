@@ -178,7 +178,7 @@ std::string RunReport::to_text() const {
 
 json RunReport::to_json() const {
   json j = {{"scenario", scenario}, {"file", file},         {"verdict", to_string(verdict)},   {"exit_code", exit_code()},
-            {"kernel", kernel_release}, {"kernel_image", kernel.string()}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
+            {"kernel", kernel_release}, {"kernel_image", kernel.string()}, {"backend", backend}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
             {"error", error}};
   j["steps"] = json::array();
   for (auto& s : steps) {
