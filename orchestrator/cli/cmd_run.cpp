@@ -32,8 +32,15 @@ int run(const RunOptions& o) {
     sc->vm.kernel = o.kernel;
     sc->vm.kernel_where = SourceLocation{"--kernel", 0, 0};
   }
-  if (!o.backend.empty()) sc->vm.backend = o.backend;  // the command line wins over [vm]
+  if (!o.backend.empty()) {  // the command line wins over [vm]
+    sc->vm.backend = o.backend;
+    if (o.backend != "libvirt") sc->vm.connect.clear();  // the scenario's daemon is not asked for
+  }
   if (!o.connect.empty()) sc->vm.connect = o.connect;
+  if (!sc->vm.connect.empty() && sc->vm.backend != "libvirt") {
+    log_line(Verbosity::Quiet, "--connect is for --backend libvirt, not " + sc->vm.backend);
+    return exit_code::kUsage;
+  }
   auto plan = plan_scenario(*sc);
   if (!plan) {
     log_line(Verbosity::Quiet, plan.error().message);

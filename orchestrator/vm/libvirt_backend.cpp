@@ -283,15 +283,16 @@ class LibvirtVm final : public Vm {
   }
 
   void kill() override {
-    if (dom_ && !exit_) {
+    // Also after a crash that ended the VM for us: libvirt may still be destroying it.
+    if (dom_ && !libvirt_stopped_) {
       if (virDomainDestroy(dom_.get()) < 0) {
         // Already gone (it ended by itself a moment ago): that is what kill wants.
         virErrorPtr e = virGetLastError();
         if (e && e->code != VIR_ERR_OPERATION_INVALID && e->code != VIR_ERR_NO_DOMAIN)
           note("destroy {}: {}", name_, e->message ? e->message : "?");
       }
-      exit_ = VmExit{ExitStatus{-1, SIGKILL}, guest_panicked_, "killed by faultbox"};
     }
+    if (dom_ && !exit_) exit_ = VmExit{ExitStatus{-1, SIGKILL}, guest_panicked_, "killed by faultbox"};
     teardown();
   }
 
@@ -335,12 +336,22 @@ class LibvirtVm final : public Vm {
 
   void on_lifecycle(int event, int detail) {
     if (event == VIR_DOMAIN_EVENT_CRASHED) {
-      // The panic device's word, before the domain is destroyed (on_crash): known at once.
+      // The panic device's word: known at once. QEMU paused the guest at its panic, after the
+      // report went out on the console, so the VM has ended once the bytes still on their way
+      // through the daemon are in; libvirt's own on_crash destroy takes over a second more.
       guest_panicked_ = true;
       note("event: crashed (guest panicked)");
+      exit_timer_.expires_after(std::chrono::milliseconds(300));
+      exit_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        stopped_ = console_eof_ = true;
+        maybe_finish_exit();
+      });
       return;
     }
-    if (event != VIR_DOMAIN_EVENT_STOPPED || stopped_) return;
+    if (event != VIR_DOMAIN_EVENT_STOPPED) return;
+    libvirt_stopped_ = true;
+    if (stopped_) return;
     stopped_ = true;
     stopped_detail_ = detail;
     if (detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED) guest_panicked_ = true;
@@ -410,6 +421,7 @@ class LibvirtVm final : public Vm {
   // (and stop) while the VM waits for them with nothing else pending.
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   bool guest_panicked_ = false, stopped_ = false, console_eof_ = false;
+  bool libvirt_stopped_ = false;  // libvirt said the domain stopped (stopped_ may be ours, after a crash)
   int stopped_detail_ = 0;
 };
 
