@@ -71,22 +71,6 @@ json snapshots_json(const std::vector<FileSnapshot>& snaps) {
   return a;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' ';
-        else o += c;
-    }
-  }
-  return o;
-}
-
 }  // namespace
 
 // The human report: what stdout shows and what the evidence dir keeps as report.txt.

@@ -1,5 +1,6 @@
 // The libvirt backend's pure parts: domain XML, owner records, the orphan rule, keycodes.
 #include "common/files.h"
+#include "orchestrator/core/printable.h"
 #include "orchestrator/vm/libvirt_backend.h"
 #include "protocol/protocol.h"
 
@@ -12,25 +13,6 @@
 #include <unistd.h>
 
 namespace fb {
-
-namespace {
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::optional<std::uint64_t> process_start_ticks(long pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
