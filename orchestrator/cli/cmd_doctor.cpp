@@ -7,7 +7,10 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/disks/disk_image.h"
 #include "orchestrator/vm/accel.h"
+#include "orchestrator/vm/libvirt_backend.h"
 #include "orchestrator/vm/qemu.h"
+
+#include "common/clock.h"
 
 #include <cstdio>
 #include <sys/utsname.h>
@@ -15,13 +18,59 @@
 
 namespace fb::cli {
 
+namespace {
+
+std::string libvirt_version_string(unsigned long v) {
+  return fmt::format("{}.{}.{}", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+// The libvirt daemon behind uri: does it answer, which versions, and does a faultbox domain
+// boot to its agent there. Returns the number of problems.
+int check_libvirt(const std::string& uri) {
+  auto conn = libvirt_connect(uri);
+  if (!conn) {
+    printf("libvirt: FAILED: %s\n", conn.error().message.c_str());
+    return 1;
+  }
+  unsigned long lib = 0, hv = 0;
+  virConnectGetLibVersion(conn->get(), &lib);
+  virConnectGetVersion(conn->get(), &hv);
+  char* real_uri = virConnectGetURI(conn->get());
+  printf("libvirt: %s answers: libvirt %s, QEMU %s\n", real_uri ? real_uri : uri.c_str(),
+         libvirt_version_string(lib).c_str(), libvirt_version_string(hv).c_str());
+  free(real_uri);
+  conn->reset();
+  fflush(stdout);
+  SessionOptions so;
+  so.backend = "libvirt";
+  so.connect_uri = uri;
+  so.name_hint = "doctor";
+  auto t0 = std::chrono::steady_clock::now();
+  auto session = Session::boot(so);
+  if (!session) {
+    printf("domain:  FAILED: %s\n", session.error().message.c_str());
+    return 1;
+  }
+  double up = seconds_since(t0);
+  std::string what = (*session)->vm().describe();
+  auto st = (*session)->shutdown();
+  printf("domain:  %s booted to the agent in %.1f s%s\n", what.c_str(), up,
+         st ? "" : (", shutdown failed: " + st.error().message).c_str());
+  return st ? 0 : 1;
+}
+
+}  // namespace
+
 CommandMain add_doctor(CLI::App& app) {
   auto reprobe = std::make_shared<bool>(false);
   auto skip_guestfs = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, libguestfs, caches");
+  auto backend = std::make_shared<std::string>();
+  auto connect = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, libguestfs, caches (and a libvirt daemon with --backend libvirt)");
   cmd->add_flag("--reprobe", *reprobe, "forget the cached KVM verdict and probe again");
   cmd->add_flag("--no-guestfs", *skip_guestfs, "skip starting a libguestfs appliance (about 10-30 s under TCG)");
-  return [reprobe, skip_guestfs]() -> int {
+  add_backend_options(*cmd, *backend, *connect);
+  return [reprobe, skip_guestfs, backend, connect]() -> int {
     int problems = 0;
     struct utsname u;
     uname(&u);
@@ -102,6 +151,7 @@ CommandMain add_doctor(CLI::App& app) {
              (cache_root() / dir).c_str());
     }
     printf("ccache:  %s\n", find_in_path("ccache").empty() ? "not installed (kernel rebuilds are slower)" : "yes");
+    if (*backend == "libvirt") problems += check_libvirt(*connect);
     return problems ? 5 : 0;
   };
 }

@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
+#include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/image_builder.h"
 #include "orchestrator/core/log.h"
@@ -13,6 +14,7 @@
 #include "orchestrator/engine/batch.h"
 #include "orchestrator/engine/plan.h"
 #include "orchestrator/engine/runner.h"
+#include "orchestrator/vm/libvirt_backend.h"
 #include "orchestrator/vm/vm.h"
 
 #include <cstdio>
@@ -24,6 +26,8 @@ namespace {
 struct RunOptions {
   std::vector<std::string> scenarios;
   std::string json, junit, keep, kernel;
+  std::string backend;                // empty: the scenario's [vm] backend
+  std::vector<std::string> connects;  // empty: the scenario's [vm] connect; several: one slot per host
   bool follow = false;
   int jobs = 0;  // 0: as many as the host allows
   int repeat = 1;
@@ -38,6 +42,13 @@ Result<RunPlan> plan_of(const RunOptions& o, const std::string& scenario) {
     sc->vm.kernel = o.kernel;
     sc->vm.kernel_where = SourceLocation{"--kernel", 0, 0};
   }
+  if (!o.backend.empty()) {  // the command line wins over [vm]
+    sc->vm.backend = o.backend;
+    if (o.backend != "libvirt") sc->vm.connect.clear();  // the scenario's daemon is not asked for
+  }
+  if (!o.connects.empty()) sc->vm.connect = o.connects.front();  // a batch gives each worker its own
+  if (!sc->vm.connect.empty() && sc->vm.backend != "libvirt")
+    return make_error(ErrorKind::Usage, "--connect is for --backend libvirt, not {}", sc->vm.backend);
   auto plan = plan_scenario(*sc);
   if (!plan) return plan.error();
   // FAULTBOX_BACKEND picks the registry's backend for every run (the tests run whole `run`
@@ -60,6 +71,13 @@ int run_one(const RunOptions& o, const std::string& scenario) {
     log_line(Verbosity::Quiet, plan.error().message);
     return exit_code::from_error(plan.error());
   }
+  // A libvirt daemon that does not answer is refused before any disk is made: one line, exit 5,
+  // no report and no evidence of a run that never started.
+  if (plan->vm.backend == "libvirt")
+    if (auto conn = libvirt_connect(plan->vm.connect_uri); !conn) {
+      log_line(Verbosity::Quiet, conn.error().message);
+      return exit_code::from_error(conn.error());
+    }
   RunReport r = run_plan(*plan, RunnerOptions{o.follow});
   // From here a signal only sets the flag, so the report files and the evidence dir are written
   // whole (and the exit is 128+N) rather than cut off: a batch's Ctrl-C can come at any moment.
@@ -111,13 +129,37 @@ int run_many(const RunOptions& o) {
   }
   BatchOptions bo;
   bo.runs = expand_runs(files, o.repeat);
+  // A daemon that does not answer stops the batch before any disk is made: one line, exit 5.
+  for (auto& uri : o.connects)
+    if (auto conn = libvirt_connect(uri); !conn) {
+      log_line(Verbosity::Quiet, conn.error().message);
+      return exit_code::from_error(conn.error());
+    }
   int jobs = o.jobs;
-  if (jobs == 0) {
+  if (jobs == 0 && o.connects.size() > 1) {
+    // faultbox cannot see a remote host's cores and memory: one run per host unless told.
+    progress("jobs: 1 per host on {} hosts (--jobs N for more)", o.connects.size());
+    jobs = 1;
+  } else if (jobs == 0) {
     auto choice = default_jobs(probe_host_capacity(), memory, cpus, bo.runs.size());
     progress("{}", choice.reason);
     jobs = choice.jobs;
   }
-  bo.slots = {Slot{"local", jobs, {}}};
+  // The backend and daemon as the command line named them: every worker is told the same, or,
+  // with several --connect, each host is a slot of its own whose workers name that host.
+  std::vector<std::string> backend_args;
+  if (!o.backend.empty()) backend_args = {"--backend", o.backend};
+  if (o.connects.size() <= 1) {
+    auto args = backend_args;
+    if (!o.connects.empty()) args.insert(args.end(), {"--connect", o.connects.front()});
+    bo.slots = {Slot{o.connects.empty() ? "local" : o.connects.front(), jobs, args}};
+  } else {
+    for (auto& uri : o.connects) {
+      auto args = backend_args;
+      args.insert(args.end(), {"--connect", uri});
+      bo.slots.push_back(Slot{uri, jobs, args});
+    }
+  }
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) {
@@ -177,11 +219,14 @@ CommandMain add_run(CLI::App& app) {
                   "that does not pass: $XDG_STATE_HOME/faultbox/runs/...; several runs: a subdir NAME-K each)");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live (one run only)");
   cmd->add_option("--kernel", o->kernel, "bzImage to boot instead of the scenario's [vm] kernel (default: the cached faultbox kernel)");
-  auto* jobs = cmd->add_option("--jobs", o->jobs, "runs at once, each in a VM of its own (default: what the host's cores and memory allow)")
+  add_backend_options(*cmd, o->backend, o->connects);
+  auto* jobs = cmd->add_option("--jobs", o->jobs,
+                               "runs at once, each in a VM of its own (default: what the host's cores and memory allow; "
+                               "with several --connect: per host, default 1)")
                    ->check(CLI::Range(1, 256));
   auto* repeat = cmd->add_option("--repeat", o->repeat, "run every scenario this many times")->check(CLI::Range(1, 100000));
   return [o, jobs, repeat] {
-    o->many = o->scenarios.size() > 1 || jobs->count() > 0 || repeat->count() > 0;
+    o->many = o->scenarios.size() > 1 || jobs->count() > 0 || repeat->count() > 0 || o->connects.size() > 1;
     return o->many ? run_many(*o) : run_one(*o, o->scenarios.front());
   };
 }

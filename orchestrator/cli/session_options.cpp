@@ -4,7 +4,40 @@
 
 namespace fb::cli {
 
+namespace {
+
+CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
+  return cmd
+      .add_option("--backend", backend,
+                  "qemu (default: a QEMU process of faultbox's own) | libvirt (a transient domain through a libvirt "
+                  "daemon)")
+      ->check(CLI::IsMember({"qemu", "libvirt"}));
+}
+
+constexpr const char* kConnectHelp =
+    "libvirt URI, e.g. qemu:///system or qemu+ssh://user@host/system (default: libvirt's default; implies --backend "
+    "libvirt)";
+
+}  // namespace
+
+void add_backend_options(CLI::App& cmd, std::string& backend, std::string& connect) {
+  auto* backend_opt = add_backend_option(cmd, backend);
+  cmd.add_option("--connect", connect, kConnectHelp)->each([&backend, backend_opt](const std::string&) {
+    if (backend_opt->count() == 0) backend = "libvirt";
+  });
+}
+
+void add_backend_options(CLI::App& cmd, std::string& backend, std::vector<std::string>& connects) {
+  auto* backend_opt = add_backend_option(cmd, backend);
+  cmd.add_option("--connect", connects, std::string(kConnectHelp) + "; given more than once, the runs spread over those hosts")
+      ->allow_extra_args(false)
+      ->each([&backend, backend_opt](const std::string&) {
+        if (backend_opt->count() == 0) backend = "libvirt";
+      });
+}
+
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
+  add_backend_options(cmd, o.backend, o.connect_uri);
   cmd.add_option("--kernel", o.kernel, "bzImage to boot (default: the cached faultbox kernel, built if missing)");
   cmd.add_option("--initrd", o.initrd, "initramfs to boot (default: the faultbox image, built if missing)");
   cmd.add_option("--include", o.includes, "host binary to copy into the image with its libraries (repeatable)")

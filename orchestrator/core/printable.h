@@ -18,4 +18,9 @@ enum class TextLayout {
 std::string printable(std::string_view s, std::size_t cap = std::string_view::npos,
                       TextLayout layout = TextLayout::OneLine);
 
+// Text for an XML attribute or element (a JUnit report, a libvirt domain): markup characters as
+// entities, and the control bytes XML 1.0 cannot carry (all below 0x20 but '\n' and '\t') as
+// spaces.
+std::string xml_escape(std::string_view s);
+
 }  // namespace fb

@@ -82,7 +82,13 @@ std::vector<SectionSpec> build_schema() {
                  "on a virtio disk of its own, for workloads too big for RAM)"},
                 {"root_size", ValueKind::Size, false, 0, 0,
                  "the disk root's size, e.g. \"1G\" (default: its files twice over plus 64M, at least 256M); "
-                 "needs root = \"disk\""}}});
+                 "needs root = \"disk\""},
+                {"backend", ValueKind::String, false, 0, 0,
+                 "qemu (default: one QEMU process of faultbox's own) or libvirt (a transient domain through a libvirt "
+                 "daemon); `run --backend` overrides it"},
+                {"connect", ValueKind::String, false, 0, 0,
+                 "the libvirt daemon's URI, e.g. \"qemu:///system\" (default: libvirt's default URI); needs backend = "
+                 "\"libvirt\"; `run --connect` overrides it"}}});
   s.push_back({"disk",
                {{"name", ValueKind::String, true, 0, 0, "how faults and steps refer to it (disk:NAME)"},
                 {"size", ValueKind::Size, false, 0, 0, "e.g. \"64M\", \"1G\" (required unless `base` is set)"},
@@ -645,6 +651,11 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("kernel")) sc.vm.kernel_where = loc(file, *vmt->get("kernel"));
     FB_TRY(check_choice(*v, "root", {"initramfs", "disk"}, loc(file, key_or_table(*vmt, "root")), "[vm]"));
     sc.vm.root = v->value("root", "initramfs");
+    FB_TRY(check_choice(*v, "backend", {"qemu", "libvirt"}, loc(file, key_or_table(*vmt, "backend")), "[vm]"));
+    sc.vm.backend = v->value("backend", "qemu");
+    sc.vm.connect = v->value("connect", "");
+    if (v->contains("connect") && sc.vm.backend != "libvirt")
+      return err(loc(file, *vmt->get("connect")), "key 'connect' in [vm] is for the libvirt backend: add backend = \"libvirt\"");
     if (v->contains("root_size")) {
       sc.vm.root_size_where = loc(file, *vmt->get("root_size"));
       if (sc.vm.root != "disk")

@@ -58,6 +58,8 @@ struct VmSection {
   std::string root = "initramfs";  // initramfs | disk
   std::uint64_t root_size = 0;     // disk root's size; 0: its content plus headroom
   SourceLocation root_size_where;
+  std::string backend = "qemu";  // qemu | libvirt
+  std::string connect;           // libvirt's URI; empty: libvirt's default
   SourceLocation kernel_where, include_where;  // of those keys, when given
 };
 

@@ -181,6 +181,9 @@ SessionOptions vm_options(const Scenario& sc, const std::string& init_params) {
   so.memory_mb = sc.vm.memory_mb;
   so.cpus = sc.vm.cpus;
   so.accel = sc.vm.accel;
+  so.backend = sc.vm.backend;
+  so.connect_uri = sc.vm.connect;
+  so.name_hint = sc.file.stem().string();
   so.root = sc.vm.root;
   so.root_size = sc.vm.root_size;
   if (so.root_size) so.root_size_origin = sc.vm.root_size_where.str() + ": [vm] root_size";

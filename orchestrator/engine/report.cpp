@@ -71,22 +71,6 @@ json snapshots_json(const std::vector<FileSnapshot>& snaps) {
   return a;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' ';
-        else o += c;
-    }
-  }
-  return o;
-}
-
 }  // namespace
 
 // The human report: what stdout shows and what the evidence dir keeps as report.txt.
@@ -178,7 +162,7 @@ std::string RunReport::to_text() const {
 
 json RunReport::to_json() const {
   json j = {{"scenario", scenario}, {"file", file},         {"verdict", to_string(verdict)},   {"exit_code", exit_code()},
-            {"kernel", kernel_release}, {"kernel_image", kernel.string()}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
+            {"kernel", kernel_release}, {"kernel_image", kernel.string()}, {"backend", backend}, {"seconds", seconds}, {"failures", failures}, {"warnings", warnings},
             {"error", error}};
   j["steps"] = json::array();
   for (auto& s : steps) {

@@ -73,7 +73,8 @@ struct RunReport {
   std::string kmsg;          // the kernel log, one line per record
   std::string trace;         // the tracefs events asked for (trace_pipe text)
   std::string console;       // the serial console
-  std::string host_log;      // what QEMU itself printed
+  std::string host_log;      // what QEMU itself printed (libvirt: what the daemon said of the domain)
+  std::string backend;       // the VM backend that ran it (qemu, libvirt); the rest is the same on each
   std::filesystem::path kernel;  // the bzImage the run booted (its .config sits next to cached ones)
   std::vector<std::string> blocked_tasks;  // on a hang: tasks in D state per sysrq-w
   std::string hang_evidence;               // on a hang: how the evidence was collected

@@ -351,6 +351,7 @@ RunEnd run_in_vm(const RunPlan& plan, const RunnerOptions& opts, std::vector<Dis
   auto session = Session::boot(so);
   if (!session) return {RunEnd::How::Error, session.error()};
   booted = true;
+  r.backend = (*session)->backend_name();
   r.kernel_release = (*session)->hello().kernel_release;
   r.kernel = (*session)->kernel();
   Runner runner(**session, opts);

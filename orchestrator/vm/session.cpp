@@ -134,7 +134,13 @@ Status Session::start_vm(const VmSpec& spec) {
 }
 
 Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
-  auto backend = make_backend(o.backend, BackendContext{o.agent, o.agent_args});
+  if (!o.connect_uri.empty() && o.backend != "libvirt")
+    return make_error(ErrorKind::Usage, "a connect URI is for the libvirt backend, not {}", o.backend);
+  BackendContext ctx;
+  ctx.agent_binary = o.agent;
+  ctx.agent_args = o.agent_args;
+  ctx.connect_uri = o.connect_uri;
+  auto backend = make_backend(o.backend, ctx);
   if (!backend) return backend.error();
   if (o.backend == "fake") return boot_fake(o, std::move(*backend));
   auto accel_req = parse_accel_request(o.accel);
@@ -175,6 +181,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   spec.accel = accel->accel;
   spec.timeouts = s->timeouts_;
   spec.echo_console = o.echo_console;
+  spec.name_hint = o.name_hint;
   // The root disk comes first, so it is /dev/vda whatever scenario disks follow.
   if (root_disk) spec.disks.push_back(*root_disk);
   spec.disks.insert(spec.disks.end(), o.disks.begin(), o.disks.end());

@@ -13,9 +13,11 @@
 namespace fb {
 
 struct SessionOptions {
-  // A backend of the registry (vm.h make_backend): "qemu", or "fake" (the agent as a host
-  // process: no kernel, image or accelerator; for the engine's own tests).
+  // A backend of the registry (vm.h make_backend): "qemu", "libvirt", or "fake" (the agent as a
+  // host process: no kernel, image or accelerator; for the engine's own tests).
   std::string backend = "qemu";
+  std::string connect_uri;  // libvirt's daemon (empty: libvirt's default URI)
+  std::string name_hint = "exec";  // what the VM is for, in names a person sees (virsh list)
   std::filesystem::path agent;          // the fake backend's agent binary
   std::vector<std::string> agent_args;  // and its extra arguments
   std::string kernel;  // empty: the cached default kernel (built when missing)
@@ -45,6 +47,7 @@ class Session {
   const std::filesystem::path& kernel() const { return kernel_; }
   asio::io_context& io() { return io_; }
   const Timeouts& timeouts() const { return timeouts_; }
+  const char* backend_name() const { return backend_->name(); }
   Status shutdown();
 
  private:

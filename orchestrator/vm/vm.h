@@ -1,7 +1,8 @@
 #pragma once
 // The backend-neutral VM interface (CONVENTIONS 2). A Backend starts a Vm from a VmSpec; a Vm
 // hands out its two agent ports as connected sockets, streams its console, and reports once
-// when it ends. Backends: qemu (direct, default), fake (agent on the host, for tests).
+// when it ends. Backends: qemu (direct, default), libvirt (a transient domain through a libvirt
+// daemon, local or remote), fake (agent on the host, for tests).
 #include "common/process.h"
 #include "common/result.h"
 #include "orchestrator/core/timeouts.h"
@@ -14,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+struct _virConnect;  // libvirt's connection (virConnectPtr), opaque here
 
 namespace fb {
 
@@ -45,6 +48,9 @@ struct VmSpec {
   Timeouts timeouts = Timeouts::for_accel(Accel::Tcg);
   std::vector<DiskSpec> disks;
   bool echo_console = false;  // copy the serial console to our stderr as it arrives
+  // What the VM is for ("exec", a scenario's file name): backends that name their VMs where a
+  // person sees them (libvirt: `virsh list`) put it in the name.
+  std::string name_hint;
 };
 
 struct VmExit {
@@ -97,13 +103,24 @@ std::string guest_kernel_cmdline(const VmSpec& spec);
 // boot) is skipped.
 std::string disk_kernel_params(const std::vector<DiskSpec>& disks);
 
-// Backends by name (CONVENTIONS 2): "qemu" (direct, the default), "fake" (the agent as a host
-// process; agent_binary names it).
+class DomainFiles;  // libvirt_backend.h: where a libvirt domain finds kernel, initrd and disks
+
+// Backends by name (CONVENTIONS 2): "qemu" (direct, the default), "libvirt" (connect_uri names
+// the daemon), "fake" (the agent as a host process; agent_binary names it).
 struct BackendContext {
   std::filesystem::path agent_binary;
   std::vector<std::string> agent_args;  // extra arguments of the fake backend's agent
+  std::string connect_uri;              // libvirt: empty for libvirt's default (LIBVIRT_DEFAULT_URI)
+  // libvirt: how the daemon reaches faultbox's files; unset: by their local paths (a local
+  // daemon). A remote host's storage plugs in here, given the backend's connection.
+  std::function<Result<std::unique_ptr<DomainFiles>>(::_virConnect*)> domain_files;
 };
+// The backends make_backend knows, for messages and --help.
+inline constexpr const char* kBackendNames = "qemu, libvirt, fake";
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name, const BackendContext& ctx);
+// Connects to the daemon (ctx.connect_uri) and destroys domains left by dead faultbox processes.
+Result<std::unique_ptr<Backend>> make_libvirt_backend(const BackendContext& ctx);
+
 
 // Last n lines of text, for error messages.
 std::string last_lines(const std::string& text, int n);

@@ -46,11 +46,12 @@ std::string guest_kernel_cmdline(const VmSpec& spec) {
 
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name, const BackendContext& ctx) {
   if (name == "qemu") return make_qemu_backend();
+  if (name == "libvirt") return make_libvirt_backend(ctx);
   if (name == "fake") {
     if (ctx.agent_binary.empty()) return make_error(ErrorKind::Usage, "the fake backend needs the agent binary");
     return make_fake_backend(ctx.agent_binary, ctx.agent_args);
   }
-  return make_error(ErrorKind::Usage, "unknown backend '{}' (known: qemu, fake)", name);
+  return make_error(ErrorKind::Usage, "unknown backend '{}' (known: {})", name, kBackendNames);
 }
 
 std::string last_lines(const std::string& text, int n) {

@@ -73,16 +73,8 @@ TEST_CASE("run: a guest that stops answering is a hang found by the heartbeat, w
   ScratchDir rt;
   auto r = faultbox_run(rt, {source("tests/data/scenarios/vm/guest-wedged.toml")});
   INFO(r.out << r.err);
-  CHECK(r.status.code == 4);
-  CHECK_THAT(r.out, Catch::Contains("verdict: hang"));
   CHECK_THAT(r.out, Catch::Contains("no agent heartbeat for"));
-  CHECK_THAT(r.out, Catch::Contains("pressed on the VM's keyboard"));
-  auto ev = evidence_dir_of(r.out);
-  REQUIRE(!ev.empty());
-  auto console = read_file(ev / "console.log");
-  REQUIRE(console.ok());
-  CHECK_THAT(*console, Catch::Contains("sysrq: Show State"));
-  CHECK_THAT(*console, Catch::Contains("lkdtm_SOFTLOCKUP"));  // the spinning task, from sysrq t
+  require_wedged_guest_hang(r);
   require_no_leftovers(rt);
 }
 

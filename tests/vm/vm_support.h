@@ -76,6 +76,21 @@ inline std::filesystem::path evidence_dir_of(const std::string& out) {
   return rest;
 }
 
+// How the wedged-guest scenario (tests/data/scenarios/vm/guest-wedged.toml) ends on any backend:
+// a hang, sysrq pressed on the VM's keyboard, the task dumps in the kept console. Its evidence dir.
+inline std::filesystem::path require_wedged_guest_hang(const Run& r) {
+  CHECK(r.status.code == 4);
+  CHECK_THAT(r.out, Catch::Contains("verdict: hang"));
+  CHECK_THAT(r.out, Catch::Contains("pressed on the VM's keyboard"));
+  auto ev = evidence_dir_of(r.out);
+  REQUIRE(!ev.empty());
+  auto console = read_file(ev / "console.log");
+  REQUIRE(console.ok());
+  CHECK_THAT(*console, Catch::Contains("sysrq: Show State"));
+  CHECK_THAT(*console, Catch::Contains("lkdtm_SOFTLOCKUP"));  // the spinning task, from sysrq t
+  return ev;
+}
+
 // Nothing of a VM may remain: no process mentions the runtime root, and the root is empty.
 inline void require_no_leftovers(const ScratchDir& rt) {
   auto root = rt.path() / "faultbox";
