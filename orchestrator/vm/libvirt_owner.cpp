@@ -1,0 +1,75 @@
+#include "orchestrator/vm/libvirt_owner.h"
+
+#include "common/files.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+#include <unistd.h>
+
+namespace fb {
+namespace {
+
+std::string this_host() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+  std::string host = buf;
+  // '_' separates the tag from the rest of a volume name; '/' cannot be in a file name.
+  std::replace(host.begin(), host.end(), '_', '-');
+  std::replace(host.begin(), host.end(), '/', '-');
+  return host;
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+std::optional<unsigned long long> process_start_ticks(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return std::nullopt;
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  auto close = stat->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(*stat).substr(close + 2);  // from field 3
+  for (int field = 3; field < 22; ++field) {
+    auto space = rest.find(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(space + 1);
+  }
+  unsigned long long ticks = 0;
+  if (!parse_number(rest.substr(0, rest.find(' ')), ticks)) return std::nullopt;
+  return ticks;
+}
+
+const LibvirtOwner& LibvirtOwner::self() {
+  static const LibvirtOwner me{this_host(), getpid(), process_start_ticks(getpid()).value_or(0)};
+  return me;
+}
+
+std::string LibvirtOwner::tag() const {
+  return std::to_string(pid) + "-" + std::to_string(start_ticks) + "@" + host;
+}
+
+std::optional<LibvirtOwner> LibvirtOwner::parse(const std::string& tag) {
+  auto dash = tag.find('-');
+  auto at = tag.find('@');
+  if (dash == std::string::npos || at == std::string::npos || at < dash || at + 1 == tag.size()) return std::nullopt;
+  LibvirtOwner owner;
+  owner.host = tag.substr(at + 1);
+  if (!parse_number(std::string_view(tag).substr(0, dash), owner.pid) || owner.pid <= 0) return std::nullopt;
+  if (!parse_number(std::string_view(tag).substr(dash + 1, at - dash - 1), owner.start_ticks)) return std::nullopt;
+  return owner;
+}
+
+bool LibvirtOwner::gone() const {
+  if (host != self().host) return false;
+  auto ticks = process_start_ticks(pid);
+  return !ticks || *ticks != start_ticks;
+}
+
+}  // namespace fb
