@@ -28,6 +28,7 @@ class PrivateLibvirtd {
   std::filesystem::path socket() const { return dir_.path() / "d/sock/libvirt-sock"; }
   // The daemon's /var/lib/libvirt as seen from outside its mount namespace.
   std::filesystem::path var_lib() const { return dir_.path() / "d/lib"; }
+  std::filesystem::path var_log() const { return dir_.path() / "d/log"; }  // its /var/log/libvirt
 
  private:
   PrivateLibvirtd() = default;
