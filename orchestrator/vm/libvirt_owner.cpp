@@ -27,8 +27,7 @@ bool parse_number(std::string_view text, T& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-}  // namespace
-
+// The start time of a process in clock ticks since boot, nullopt when it does not exist.
 std::optional<unsigned long long> process_start_ticks(pid_t pid) {
   auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return std::nullopt;
@@ -45,6 +44,8 @@ std::optional<unsigned long long> process_start_ticks(pid_t pid) {
   if (!parse_number(rest.substr(0, rest.find(' ')), ticks)) return std::nullopt;
   return ticks;
 }
+
+}  // namespace
 
 const LibvirtOwner& LibvirtOwner::self() {
   static const LibvirtOwner me{this_host(), getpid(), process_start_ticks(getpid()).value_or(0)};

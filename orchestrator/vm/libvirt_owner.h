@@ -24,7 +24,4 @@ struct LibvirtOwner {
   bool operator==(const LibvirtOwner&) const = default;
 };
 
-// The start time of a process in clock ticks since boot, nullopt when it does not exist.
-std::optional<unsigned long long> process_start_ticks(pid_t pid);
-
 }  // namespace fb

@@ -457,4 +457,24 @@ Result<int> VolumeStore::remove_orphans() {
   return removed;
 }
 
+// ---- PoolDomainFiles
+
+Result<std::string> PoolDomainFiles::stage_writable(const fs::path& local) {
+  auto scratch = store_.upload_scratch(local, local.filename().string());
+  if (!scratch) return scratch.error();
+  std::string path = scratch->host_path();
+  scratch_.push_back(std::move(*scratch));
+  return path;
+}
+
+Status PoolDomainFiles::fetch_writable(const std::string& staged, const fs::path& local) {
+  auto it = std::find_if(scratch_.begin(), scratch_.end(), [&](const ScratchVolume& v) { return v.host_path() == staged; });
+  if (it == scratch_.end()) return make_error(ErrorKind::Infra, "no scratch volume staged at {}", staged);
+  auto got = it->download_to(local);
+  if (!got) return got.error();
+  auto removed = it->remove();
+  scratch_.erase(it);
+  return removed;
+}
+
 }  // namespace fb

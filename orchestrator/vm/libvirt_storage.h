@@ -25,6 +25,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace fb {
 
@@ -100,6 +101,26 @@ class VolumeStore {
   VolumeStoreOptions options_;
   TransferCounters counters_;
   unsigned scratch_serial_ = 0;
+};
+
+// The libvirt backend's seam for a domain's files (its DomainFiles: stage_input,
+// stage_writable, fetch_writable; on the libvirt branch, not yet on main: this class is meant to
+// derive from it once both are merged) over a VolumeStore, for a daemon that shares no files.
+// Scratch volumes not fetched are deleted with this object.
+class PoolDomainFiles {
+ public:
+  explicit PoolDomainFiles(VolumeStore store) : store_(std::move(store)) {}
+  // A file the guest only reads: its content-keyed volume's path on the host.
+  Result<std::string> stage_input(const std::filesystem::path& local) { return store_.ensure_input(local); }
+  // A disk the guest writes: a fresh scratch volume's path on the host.
+  Result<std::string> stage_writable(const std::filesystem::path& local);
+  // After the domain is gone: the volume's content back into `local`, then the volume deleted.
+  Status fetch_writable(const std::string& staged, const std::filesystem::path& local);
+  VolumeStore& store() { return store_; }
+
+ private:
+  VolumeStore store_;
+  std::vector<ScratchVolume> scratch_;
 };
 
 // Writes a volume's content to `local` (sparse; temp file + rename); returns the data bytes.

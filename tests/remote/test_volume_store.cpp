@@ -367,3 +367,40 @@ TEST_CASE("a refused ssh key, a wrong socket or a host nobody serves fail in one
     }
   }
 }
+
+TEST_CASE("the backend's file seam over the pool: inputs by content, a written disk fetched back") {
+  Remote& r = remote();
+  ScratchDir dir;
+  auto conn = connect(r.ssh_uri);
+  std::string staged_disk;
+  {
+    PoolDomainFiles files(open_store(conn.get()));
+    fs::path kernel = make_dense_file(dir.path(), 256 << 10, 61);
+    fs::path disk = make_sparse_file(dir.path(), 62);
+    auto k1 = files.stage_input(kernel);
+    auto k2 = files.stage_input(kernel);
+    REQUIRE(k1);
+    REQUIRE(k2);
+    CHECK(*k1 == *k2);
+    CHECK(files.store().counters().uploads == 1);
+    auto staged = files.stage_writable(disk);
+    if (!staged) FAIL(staged.error().message);
+    staged_disk = *staged;
+    fs::path on_host = r.daemon->var_lib() / "faultbox" / fs::path(*staged).filename();
+    int fd = ::open(on_host.c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "guest", 5, 7 << 20) == 5);
+    close(fd);
+    auto fetched = files.fetch_writable(*staged, disk);  // back over the file it came from
+    if (!fetched) FAIL(fetched.error().message);
+    CHECK(read_file(disk)->substr(7 << 20, 5) == "guest");
+    CHECK_FALSE(fs::exists(on_host));
+    CHECK_FALSE(files.fetch_writable(*staged, disk));  // fetched once, then gone
+    // One staged and never fetched (the run failed before): deleted with the seam.
+    auto unfetched = files.stage_writable(disk);
+    REQUIRE(unfetched);
+    staged_disk = *unfetched;
+    CHECK(fs::exists(r.daemon->var_lib() / "faultbox" / fs::path(staged_disk).filename()));
+  }
+  CHECK_FALSE(fs::exists(r.daemon->var_lib() / "faultbox" / fs::path(staged_disk).filename()));
+}

@@ -36,6 +36,11 @@ Result<std::unique_ptr<PrivateLibvirtd>> PrivateLibvirtd::start() {
   std::string out = run->output;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   daemon->uri_ = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  // The namespace's /run is DIR/run, without the lock dir where libvirt locks a channel that
+  // virDomainOpenChannel opens ("Couldn't create lock file for device"); the libvirt branch's
+  // scripts/private-libvirtd makes it too, after which this is a no-op.
+  std::error_code ec;
+  fs::create_directories(daemon->dir_.path() / "d/run/lock", ec);
   return daemon;
 }
 
