@@ -3,6 +3,7 @@
 #include "common/files.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <string_view>
 #include <unistd.h>
@@ -10,14 +11,14 @@
 namespace fb {
 namespace {
 
-std::string this_host() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-  std::string host = buf;
-  // '_' separates the tag from the rest of a volume name; '/' cannot be in a file name.
-  std::replace(host.begin(), host.end(), '_', '-');
-  std::replace(host.begin(), host.end(), '/', '-');
-  return host;
+std::string this_boot_id() {
+  auto id = read_file("/proc/sys/kernel/random/boot_id");
+  std::string out;
+  // A UUID; kept to what may stand in a volume name ('_' separates the tag from the rest).
+  if (id)
+    for (char c : *id)
+      if (std::isxdigit(static_cast<unsigned char>(c)) || c == '-') out += c;
+  return out.empty() ? "unknown-boot" : out;
 }
 
 template <class T>
@@ -48,12 +49,12 @@ std::optional<unsigned long long> process_start_ticks(pid_t pid) {
 }  // namespace
 
 const LibvirtOwner& LibvirtOwner::self() {
-  static const LibvirtOwner me{this_host(), getpid(), process_start_ticks(getpid()).value_or(0)};
+  static const LibvirtOwner me{this_boot_id(), getpid(), process_start_ticks(getpid()).value_or(0)};
   return me;
 }
 
 std::string LibvirtOwner::tag() const {
-  return std::to_string(pid) + "-" + std::to_string(start_ticks) + "@" + host;
+  return std::to_string(pid) + "-" + std::to_string(start_ticks) + "@" + boot_id;
 }
 
 std::optional<LibvirtOwner> LibvirtOwner::parse(const std::string& tag) {
@@ -61,14 +62,14 @@ std::optional<LibvirtOwner> LibvirtOwner::parse(const std::string& tag) {
   auto at = tag.find('@');
   if (dash == std::string::npos || at == std::string::npos || at < dash || at + 1 == tag.size()) return std::nullopt;
   LibvirtOwner owner;
-  owner.host = tag.substr(at + 1);
+  owner.boot_id = tag.substr(at + 1);
   if (!parse_number(std::string_view(tag).substr(0, dash), owner.pid) || owner.pid <= 0) return std::nullopt;
   if (!parse_number(std::string_view(tag).substr(dash + 1, at - dash - 1), owner.start_ticks)) return std::nullopt;
   return owner;
 }
 
 bool LibvirtOwner::gone() const {
-  if (host != self().host) return false;
+  if (boot_id != self().boot_id) return false;
   auto ticks = process_start_ticks(pid);
   return !ticks || *ticks != start_ticks;
 }
