@@ -31,19 +31,10 @@ std::optional<LibvirtOwner> owner_of(const std::string& name) {
   return LibvirtOwner::parse(name.substr(underscore + 1, dot - underscore - 1));
 }
 
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
+// What faultbox puts into pool and volume XML is made of these characters (names from hashes,
+// owner tags and volume_label; the pool's own name and directory), so nothing needs escaping.
+bool xml_safe(std::string_view text) {
+  return !text.empty() && text.find_first_of("<>&'\"") == std::string_view::npos;
 }
 
 // Volume names a person can read: the local file's name without anything odd in it.
@@ -252,13 +243,16 @@ Result<VolumeStore> VolumeStore::open(virConnectPtr conn, VolumeStoreOptions opt
   VolumeStore store;
   store.conn_ = conn;
   const std::string& name = options.pool_name;
+  if (!xml_safe(name) || !xml_safe(options.pool_dir))
+    return make_error(ErrorKind::Usage, "storage pool name and directory must not be empty nor hold <>&'\": {} {}", name,
+                      options.pool_dir);
   // Another faultbox may define, build or start the same pool between any two of our calls:
   // each step that fails is judged by looking again, and a few rounds settle any race.
   for (int round = 0; round < 5 && !store.pool_; ++round) {
     lv::Pool pool(virStoragePoolLookupByName(conn, name.c_str()));
     if (!pool) {
-      std::string xml = "<pool type='dir'><name>" + xml_escape(name) + "</name><target><path>" +
-                        xml_escape(options.pool_dir) + "</path></target></pool>";
+      std::string xml = "<pool type='dir'><name>" + name + "</name><target><path>" + options.pool_dir +
+                        "</path></target></pool>";
       pool.reset(virStoragePoolDefineXML(conn, xml.c_str(), 0));
       if (!pool) continue;  // defined by someone else meanwhile, or a real failure: look again
       virStoragePoolSetAutostart(pool.get(), 0);
@@ -289,7 +283,7 @@ Result<VolumeStore> VolumeStore::open(virConnectPtr conn, VolumeStoreOptions opt
 }
 
 Result<lv::Vol> VolumeStore::create_volume(const std::string& name, std::uint64_t capacity) {
-  std::string xml = "<volume><name>" + xml_escape(name) + "</name><capacity unit='bytes'>" + std::to_string(capacity) +
+  std::string xml = "<volume><name>" + name + "</name><capacity unit='bytes'>" + std::to_string(capacity) +
                     "</capacity><allocation unit='bytes'>0</allocation><target><format type='raw'/>"
                     "<permissions><mode>0644</mode></permissions></target></volume>";
   lv::Vol vol(virStorageVolCreateXML(pool_.get(), xml.c_str(), 0));
