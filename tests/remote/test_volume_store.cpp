@@ -106,6 +106,14 @@ void require_same_content(virConnectPtr conn, const std::string& host_path, cons
   fs::remove(back);
 }
 
+// What a per-transport section starts from: a scratch dir, a connection, a store on it.
+struct OnTransport {
+  ScratchDir dir;
+  lv::Connect conn;
+  VolumeStore store;
+  explicit OnTransport(const std::string& uri) : conn(connect(uri)), store(open_store(conn.get())) {}
+};
+
 struct Transport {
   const char* name;
   std::string Remote::*uri;
@@ -147,9 +155,8 @@ TEST_CASE("an input goes up once, comes back identical and sparse, and is reused
   Remote& r = remote();
   for (const auto& t : kTransports) {
     DYNAMIC_SECTION(t.name) {
-      ScratchDir dir;
-      auto conn = connect(r.*t.uri);
-      auto store = open_store(conn.get());
+      OnTransport on(r.*t.uri);
+      auto& [dir, conn, store] = on;
       fs::path file = make_sparse_file(dir.path(), t.uri == &Remote::local_uri ? 1 : 2);
 
       auto path = store.ensure_input(file);
@@ -284,9 +291,8 @@ TEST_CASE("a scratch disk goes up, comes back with what was written on the host,
   Remote& r = remote();
   for (const auto& t : kTransports) {
     DYNAMIC_SECTION(t.name) {
-      ScratchDir dir;
-      auto conn = connect(r.*t.uri);
-      auto store = open_store(conn.get());
+      OnTransport on(r.*t.uri);
+      auto& [dir, conn, store] = on;
       fs::path disk = make_sparse_file(dir.path(), t.uri == &Remote::local_uri ? 41 : 42);
       std::string name;
       {
