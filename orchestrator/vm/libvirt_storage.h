@@ -6,7 +6,7 @@
 // once its marker faultbox-input-<sha256>_<owner>.done exists. libvirt cannot rename a
 // volume, so the marker is what says "finished": it is made after virStreamFinish succeeded
 // and the volume's size was checked, and an upload that is killed half-way leaves an .img
-// without a marker, which nobody uses and the next faultbox on this host deletes (its owner,
+// without a marker, which nobody uses and the next faultbox of this boot deletes (its owner,
 // in the name, is gone). The second run finds the marker and uploads nothing.
 //
 // Writable per-run disks are scratch volumes, faultbox-scratch-<n>-<label>_<owner>.img:
@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -68,6 +67,7 @@ class ScratchVolume {
   std::string name_, host_path_;
 };
 
+// One store per thread (libvirt's connection may be shared; the counters are not).
 class VolumeStore {
  public:
   // Borrows `conn` (it must outlive the store); makes sure the pool exists and runs, and is
