@@ -4,6 +4,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/core/log.h"
+#include "orchestrator/engine/ktap.h"
 #include "orchestrator/engine/plan.h"
 #include "orchestrator/engine/runner.h"
 #include "orchestrator/vm/vm.h"
@@ -16,7 +17,7 @@ namespace {
 
 struct RunOptions {
   std::string scenario, json, junit, keep, kernel;
-  bool follow = false;
+  bool follow = false, ktap = false;
 };
 
 int run(const RunOptions& o) {
@@ -37,8 +38,10 @@ int run(const RunOptions& o) {
   RunReport r = run_plan(*plan, RunnerOptions{o.follow});
   // Interrupted by the user: tear down and go, leaving no evidence dir behind.
   if (interrupted()) return 128 + interrupt_signal();
-  std::string text = r.to_text();
-  fputs(text.c_str(), stdout);
+  // With --ktap stdout carries only KTAP, for a CI parser; the report a person reads moves to stderr.
+  FILE* human = o.ktap ? stderr : stdout;
+  fputs(r.to_text().c_str(), human);
+  if (o.ktap) fputs(to_ktap({&r, 1}).c_str(), stdout);
   fflush(stdout);
   if (!o.json.empty()) {
     auto st = write_file_atomic(o.json, r.to_json().dump(2));
@@ -52,10 +55,10 @@ int run(const RunOptions& o) {
   if (!o.keep.empty()) {
     auto st = write_evidence(r, o.keep);
     if (!st) log_line(Verbosity::Quiet, st.error().message);
-    else if (!passed) printf("evidence: %s\n", o.keep.c_str());
+    else if (!passed) fprintf(human, "evidence: %s\n", o.keep.c_str());
   } else if (!passed) {
     auto dir = write_default_evidence(r);
-    if (dir) printf("evidence: %s\n", dir->c_str());
+    if (dir) fprintf(human, "evidence: %s\n", dir->c_str());
     else log_line(Verbosity::Quiet, dir.error().message);
   }
   return r.exit_code();
@@ -73,6 +76,7 @@ CommandMain add_run(CLI::App& app) {
   cmd->add_option("--keep-artifacts", o->keep,
                   "save report, kernel log, console, QEMU log, scenario and kernel config here (default for a run "
                   "that does not pass: $XDG_STATE_HOME/faultbox/runs/...)");
+  cmd->add_flag("--ktap", o->ktap, "print KTAP version 1 on stdout (as kselftest and KUnit do); the report goes to stderr");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live");
   cmd->add_option("--kernel", o->kernel, "bzImage to boot instead of the scenario's [vm] kernel (default: the cached faultbox kernel)");
   return [o] { return run(*o); };
