@@ -37,7 +37,8 @@ for f in usr/bin/faultbox usr/libexec/faultbox/faultbox-agent usr/share/faultbox
          usr/share/man/man5/faultbox-scenario.5 usr/share/bash-completion/completions/faultbox; do
   [[ -f $root/$f ]] || fail "the package lacks /$f"
 done
-ldd "$root/usr/libexec/faultbox/faultbox-agent" 2>&1 | grep -q "not a dynamic executable" || fail "the packaged agent is not static"
+agent_ldd=$(ldd "$root/usr/libexec/faultbox/faultbox-agent" 2>&1 || true)  # ldd exits 1 on a static binary
+[[ $agent_ldd == *"not a dynamic executable"* ]] || fail "the packaged agent is not static: $agent_ldd"
 # Nothing may point faultbox back into the build tree.
 unset FAULTBOX_AGENT FAULTBOX_KCONFIG_DIR FAULTBOX_BIN FAULTBOX_AGENT_BIN
 
