@@ -2,6 +2,7 @@
 // That the kernel's own kunit_parser.py reads real runs' KTAP is tests/package/test_package.sh.
 #include "orchestrator/engine/judge.h"
 #include "orchestrator/engine/ktap.h"
+#include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -9,12 +10,7 @@ using namespace fb;
 
 namespace {
 
-Scenario scenario(const std::string& text) {
-  auto sc = parse_scenario_text(text, "ktap.toml");
-  INFO((sc.ok() ? std::string() : sc.error().message));
-  REQUIRE(sc.ok());
-  return *sc;
-}
+Scenario scenario(const std::string& text) { return test::parsed_scenario(text, "ktap.toml"); }
 
 StepResult step(const std::string& name, std::vector<std::string> failures = {}) {
   StepResult s;
