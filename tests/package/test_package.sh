@@ -147,6 +147,14 @@ complete_words faultbox check --fault "" | grep -qx failslab || fail "faultbox c
 complete_words faultbox kernel injectable should_fails | grep -qx should_failslab ||
   fail "faultbox kernel injectable should_fails<TAB>: $(complete_words faultbox kernel injectable should_fails)"
 
+# What the completion completes: one fault type's keys, and injectable functions by name.
+"$fb" check --fault failslab | grep -q '^| `probability` | integer' || fail "check --fault failslab lacks probability"
+rc=0; err=$("$fb" check --fault no_such_type 2>&1 >/dev/null) || rc=$?
+[[ $rc == 2 && $err == *"no such fault type"* && $(wc -l <<<"$err") == 1 ]] || fail "check --fault no_such_type: exit $rc: $err"
+[[ $("$fb" kernel injectable should_failslab) == $'should_failslab\tERRNO' ]] || fail "kernel injectable should_failslab"
+rc=0; "$fb" kernel injectable no_such_function >/dev/null 2>&1 || rc=$?
+[[ $rc == 1 ]] || fail "kernel injectable no_such_function: exit $rc, expected 1"
+
 echo "== man pages"
 for page in faultbox faultbox-run faultbox-kernel-injectable; do
   MANPATH=$root/usr/share/man man "$page" 2>/dev/null | grep -q "^SYNOPSIS\|^DESCRIPTION" || fail "man $page does not render"
