@@ -11,6 +11,9 @@ build=$(realpath "$1") src=$(realpath "$2")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# Output captured before it is searched: `producer | grep -q` under pipefail fails whenever grep
+# exits at its first match while the producer still writes (SIGPIPE).
+has() { grep -q "$@"; }
 for tool in cpack dpkg-deb apt-get man /usr/bin/python3 xz; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/setup installs it)"
 done
@@ -71,7 +74,7 @@ run() {  # run NAME EXPECTED_EXIT SCENARIO
   "$fb" run --ktap --keep-artifacts "$tmp/evidence-$1" "$3" >"$tmp/$1.ktap" 2>"$tmp/$1.report" || rc=$?
   [[ $rc == "$2" ]] || { cat "$tmp/$1.report"; fail "run $1: exit $rc, expected $2"; }
   grep -q "^verdict: " "$tmp/$1.report" || fail "run $1: the report is not on stderr"
-  head -n1 "$tmp/$1.ktap" | grep -qx "KTAP version 1" || fail "run $1: stdout is not KTAP"
+  [[ $(head -n1 "$tmp/$1.ktap") == "KTAP version 1" ]] || fail "run $1: stdout is not KTAP"
 }
 t0=$SECONDS
 run pass 0 "$examples/failslab-one-task.toml"
@@ -138,17 +141,17 @@ loaded=$(cd "$tmp/cwd" && PATH="$root/usr/bin:$PATH" XDG_DATA_DIRS="$root/usr/sh
   'source /usr/share/bash-completion/bash_completion; _completion_loader faultbox; complete -p faultbox')
 [[ $loaded == "complete -F _faultbox faultbox" ]] || fail "bash-completion did not load the installed script: $loaded"
 [[ $(complete_words faultbox ru) == run ]] || fail "faultbox ru<TAB>: $(complete_words faultbox ru)"
-complete_words faultbox run --k | grep -qx -- --ktap || fail "faultbox run --k<TAB> lacks --ktap"
+has -x -- --ktap <<<"$(complete_words faultbox run --k)" || fail "faultbox run --k<TAB> lacks --ktap"
 [[ $(complete_words faultbox run "") == mine.toml ]] || fail "faultbox run <TAB>: $(complete_words faultbox run "")"
 [[ $(complete_words faultbox kernel b) == build ]] || fail "faultbox kernel b<TAB>"
-complete_words faultbox check --fault fail_f | grep -qx fail_function || fail "faultbox check --fault fail_f<TAB>"
-complete_words faultbox check --fault "" | grep -qx failslab || fail "faultbox check --fault <TAB> lacks failslab"
+has -x fail_function <<<"$(complete_words faultbox check --fault fail_f)" || fail "faultbox check --fault fail_f<TAB>"
+has -x failslab <<<"$(complete_words faultbox check --fault "")" || fail "faultbox check --fault <TAB> lacks failslab"
 # The cached kernel's error-injection list is known since the runs above booted it.
-complete_words faultbox kernel injectable should_fails | grep -qx should_failslab ||
+has -x should_failslab <<<"$(complete_words faultbox kernel injectable should_fails)" ||
   fail "faultbox kernel injectable should_fails<TAB>: $(complete_words faultbox kernel injectable should_fails)"
 
 # What the completion completes: one fault type's keys, and injectable functions by name.
-"$fb" check --fault failslab | grep -q '^| `probability` | integer' || fail "check --fault failslab lacks probability"
+has '^| `probability` | integer' <<<"$("$fb" check --fault failslab)" || fail "check --fault failslab lacks probability"
 rc=0; err=$("$fb" check --fault no_such_type 2>&1 >/dev/null) || rc=$?
 [[ $rc == 2 && $err == *"no such fault type"* && $(wc -l <<<"$err") == 1 ]] || fail "check --fault no_such_type: exit $rc: $err"
 [[ $("$fb" kernel injectable should_failslab) == $'should_failslab\tERRNO' ]] || fail "kernel injectable should_failslab"
@@ -157,10 +160,10 @@ rc=0; "$fb" kernel injectable no_such_function >/dev/null 2>&1 || rc=$?
 
 echo "== man pages"
 for page in faultbox faultbox-run faultbox-kernel-injectable; do
-  MANPATH=$root/usr/share/man man "$page" 2>/dev/null | grep -q "^SYNOPSIS\|^DESCRIPTION" || fail "man $page does not render"
+  has "^SYNOPSIS\|^DESCRIPTION" <<<"$(MANPATH=$root/usr/share/man man "$page" 2>/dev/null)" || fail "man $page does not render"
 done
-MANPATH=$root/usr/share/man man faultbox-run 2>/dev/null | grep -q -- "--ktap" || fail "man faultbox-run lacks --ktap"
-MANPATH=$root/usr/share/man man 5 faultbox-scenario 2>/dev/null | grep -q "expect_exit" || fail "man 5 faultbox-scenario lacks expect_exit"
+has -- "--ktap" <<<"$(MANPATH=$root/usr/share/man man faultbox-run 2>/dev/null)" || fail "man faultbox-run lacks --ktap"
+has "expect_exit" <<<"$(MANPATH=$root/usr/share/man man 5 faultbox-scenario 2>/dev/null)" || fail "man 5 faultbox-scenario lacks expect_exit"
 
 echo "== cmake --install with another prefix, DESTDIR staging"
 DESTDIR=$tmp/stage cmake --install "$build" --prefix /opt/fb >/dev/null
