@@ -14,10 +14,26 @@ namespace fb::cli {
 CommandMain add_check(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto schema = std::make_shared<bool>(false);
+  auto fault = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("check", "Validate scenario files (TOML) without booting; errors name file:line:column");
   cmd->add_option("scenario", *files, "scenario files")->expected(-1);
   cmd->add_flag("--schema", *schema, "print every key of every section as Markdown tables (docs/scenarios.md)");
-  return [files, schema]() -> int {
+  cmd->add_option("--fault", *fault, "print the keys of this one fault type (a Markdown table of --schema)");
+  return [files, schema, fault]() -> int {
+    if (!fault->empty()) {
+      // Its table out of the whole schema: from its section marker to the next one.
+      std::string all = schema_markdown(), marker = "<!-- section: fault." + *fault + " -->";
+      auto from = all.find(marker);
+      if (from == std::string::npos) {
+        std::string known;
+        for (auto& t : fault_types()) known += (known.empty() ? "" : ", ") + t;
+        log_line(Verbosity::Quiet, fmt::format("check: --fault {}: no such fault type (known: {})", *fault, known));
+        return exit_code::kUsage;
+      }
+      auto to = all.find("<!-- section:", from + marker.size());
+      fputs(all.substr(from, to == std::string::npos ? to : to - from).c_str(), stdout);
+      return 0;
+    }
     if (*schema) {
       fputs(schema_markdown().c_str(), stdout);
       return 0;

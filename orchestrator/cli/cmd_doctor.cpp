@@ -3,6 +3,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/cache.h"
+#include "orchestrator/core/install_paths.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/disks/disk_image.h"
@@ -83,6 +84,12 @@ CommandMain add_doctor(CLI::App& app) {
       printf("qemu:    MISSING: %s\n", qemu.error().message.c_str());
       ++problems;
     }
+    // Where this faultbox takes its own files from: an install prefix or the build tree.
+    auto kconfigs = kconfig_dir();
+    auto agent = agent_binary();
+    printf("data:    %s\n", kconfigs ? kconfigs->parent_path().c_str() : kconfigs.error().message.c_str());
+    printf("agent:   %s\n", agent ? agent->c_str() : ("MISSING: " + agent.error().message).c_str());
+    if (!agent) ++problems;
     printf("cache:   %s\n", cache_root().c_str());
     auto k = find_cached_kernel({});
     if (k && *k && !(*k)->damage.empty()) {

@@ -20,7 +20,7 @@ CommandMain add_image(CLI::App& app) {
   auto* build = image->add_subcommand("build", "Build the initramfs (busybox + faultbox-agent + --include tools), cached");
   build->add_option("--include", o->includes, "host binary to copy in with its shared libraries (repeatable)")
       ->allow_extra_args(false);  // one value per occurrence: a later "--" still starts the command
-  build->add_option("--agent", o->agent, "faultbox-agent binary (default: beside faultbox)");
+  build->add_option("--agent", o->agent, "faultbox-agent binary (default: ../libexec/faultbox/faultbox-agent from faultbox's own folder)");
   build->add_option("--busybox", o->busybox, "static busybox (default: /bin/busybox)");
   build->add_flag("--force", o->force, "rebuild even when cached");
   return [o]() -> int {

@@ -5,6 +5,7 @@
 #include "orchestrator/core/kernel_builder.h"
 #include "orchestrator/core/log.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace fb::cli {
@@ -14,6 +15,7 @@ namespace {
 struct KernelOptions {
   std::string source, config, fragment_dir, vmlinux;
   std::vector<std::string> fragments;
+  std::vector<std::string> functions;  // injectable: only these
   int jobs = 0;
   bool force = false;
 };
@@ -54,6 +56,8 @@ CommandMain add_kernel(CLI::App& app) {
                     "'function<TAB>type'; exit 1 while it is unknown (it is learnt at the kernel's first boot)");
   add_common(injectable, *o);
   injectable->add_option("--vmlinux", o->vmlinux, "read it from this vmlinux instead of the cache");
+  injectable->add_option("function", o->functions, "print only these functions; exit 1 if one is not injectable")
+      ->expected(-1);
   return [o, build, injectable]() -> int {
     auto opts = to_build_options(*o);
     if (injectable->parsed()) {
@@ -72,8 +76,16 @@ CommandMain add_kernel(CLI::App& app) {
         log_line(Verbosity::Quiet, "kernel: error-injection list not known yet (boot the kernel once, e.g. faultbox exec -- true)");
         return 1;
       }
-      for (auto& f : list->functions) printf("%s\t%s\n", f.function.c_str(), f.type.c_str());
-      return 0;
+      int missing = 0;
+      for (auto& want : o->functions)
+        if (std::none_of(list->functions.begin(), list->functions.end(), [&](auto& f) { return f.function == want; })) {
+          log_line(Verbosity::Quiet, fmt::format("kernel: {} is not in the kernel's error-injection list", want));
+          ++missing;
+        }
+      for (auto& f : list->functions)
+        if (o->functions.empty() || std::find(o->functions.begin(), o->functions.end(), f.function) != o->functions.end())
+          printf("%s\t%s\n", f.function.c_str(), f.type.c_str());
+      return missing ? 1 : 0;
     }
     if (build->parsed()) {
       auto k = build_kernel(opts);

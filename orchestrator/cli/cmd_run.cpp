@@ -12,6 +12,7 @@
 #include "orchestrator/core/log.h"
 #include "orchestrator/core/printable.h"
 #include "orchestrator/engine/batch.h"
+#include "orchestrator/engine/ktap.h"
 #include "orchestrator/engine/plan.h"
 #include "orchestrator/engine/runner.h"
 #include "orchestrator/vm/libvirt_backend.h"
@@ -28,7 +29,7 @@ struct RunOptions {
   std::string json, junit, keep, kernel;
   std::string backend;                // empty: the scenario's [vm] backend
   std::vector<std::string> connects;  // empty: the scenario's [vm] connect; several: one slot per host
-  bool follow = false;
+  bool follow = false, ktap = false;
   int jobs = 0;  // 0: as many as the host allows
   int repeat = 1;
   bool many = false;  // several scenarios, --jobs or --repeat: a batch of worker processes
@@ -84,8 +85,10 @@ int run_one(const RunOptions& o, const std::string& scenario) {
   set_vm_phase(true);
   // Interrupted by the user: tear down and go, leaving no evidence dir behind.
   if (interrupted()) return 128 + interrupt_signal();
-  std::string text = r.to_text();
-  fputs(text.c_str(), stdout);
+  // With --ktap stdout carries only KTAP, for a CI parser; the report a person reads moves to stderr.
+  FILE* human = o.ktap ? stderr : stdout;
+  fputs(r.to_text().c_str(), human);
+  if (o.ktap) fputs(to_ktap({&r, 1}).c_str(), stdout);
   fflush(stdout);
   if (!o.json.empty()) {
     auto st = write_file_atomic(o.json, r.to_json().dump(2));
@@ -99,10 +102,10 @@ int run_one(const RunOptions& o, const std::string& scenario) {
   if (!o.keep.empty()) {
     auto st = write_evidence(r, o.keep);
     if (!st) log_line(Verbosity::Quiet, st.error().message);
-    else if (!passed) printf("evidence: %s\n", o.keep.c_str());
+    else if (!passed) fprintf(human, "evidence: %s\n", o.keep.c_str());
   } else if (!passed) {
     auto dir = write_default_evidence(r);
-    if (dir) printf("evidence: %s\n", dir->c_str());
+    if (dir) fprintf(human, "evidence: %s\n", dir->c_str());
     else log_line(Verbosity::Quiet, dir.error().message);
   }
   return r.exit_code();
@@ -172,7 +175,9 @@ int run_many(const RunOptions& o) {
   if (!o.kernel.empty()) bo.worker_tail = {"--kernel", o.kernel};
   bo.keep_dir = o.keep;
   std::size_t total = bo.runs.size();
-  bo.on_finished = [total](std::size_t done, const BatchRun& run, const RunOutcome& out) {
+  // With --ktap stdout carries only KTAP; progress and the summary a person reads go to stderr.
+  FILE* human = o.ktap ? stderr : stdout;
+  bo.on_finished = [total, human](std::size_t done, const BatchRun& run, const RunOutcome& out) {
     std::string lines = progress_line(done, total, run, out) + "\n";
     if (out.verdict() != Verdict::Pass) {
       const RunReport& r = out.report;
@@ -183,8 +188,8 @@ int run_many(const RunOptions& o) {
       if (!why.empty()) lines += "    " + printable(why, 300, TextLayout::Lines) + "\n";
       if (!out.evidence.empty()) lines += "    evidence: " + out.evidence.string() + "\n";
     }
-    fputs(lines.c_str(), stdout);
-    fflush(stdout);
+    fputs(lines.c_str(), human);
+    fflush(human);
   };
   // From here a signal only sets the flag: the workers are reaped and nothing is left half-written.
   set_vm_phase(true);
@@ -195,8 +200,15 @@ int run_many(const RunOptions& o) {
   }
   if (interrupted()) return 128 + interrupt_signal();
   std::string summary = batch->summary();
-  fputs(summary.c_str(), stdout);
-  fflush(stdout);
+  fputs(summary.c_str(), human);
+  fflush(human);
+  if (o.ktap) {
+    std::vector<RunReport> reports;
+    for (std::size_t i = 0; i < batch->outcomes.size(); ++i)
+      if (i < batch->finished.size() && batch->finished[i]) reports.push_back(batch->outcomes[i].report);
+    fputs(to_ktap(reports).c_str(), stdout);
+    fflush(stdout);
+  }
   if (!o.json.empty())
     if (auto st = write_file_atomic(o.json, batch->to_json().dump(2)); !st) log_line(Verbosity::Quiet, st.error().message);
   if (!o.junit.empty())
@@ -217,6 +229,7 @@ CommandMain add_run(CLI::App& app) {
   cmd->add_option("--keep-artifacts", o->keep,
                   "save report, kernel log, console, QEMU log, scenario and kernel config here (default for a run "
                   "that does not pass: $XDG_STATE_HOME/faultbox/runs/...; several runs: a subdir NAME-K each)");
+  cmd->add_flag("--ktap", o->ktap, "print KTAP version 1 on stdout (as kselftest and KUnit do); the report goes to stderr");
   cmd->add_flag("--follow", o->follow, "show the kernel log and step output live (one run only)");
   cmd->add_option("--kernel", o->kernel, "bzImage to boot instead of the scenario's [vm] kernel (default: the cached faultbox kernel)");
   add_backend_options(*cmd, o->backend, o->connects);

@@ -5,19 +5,39 @@
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/vm.h"
+#include "protocol/protocol.h"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "build_info.h"  // generated: FAULTBOX_GIT_COMMIT
+
+namespace {
+
+// What a bug report needs to name the build: --version.
+std::string version_text() {
+#ifdef __clang__
+  const char* compiler = "clang " __clang_version__;
+#else
+  const char* compiler = "gcc " __VERSION__;
+#endif
+  return fmt::format("faultbox {}\ngit commit: {}\nprotocol: {}\ncompiler: {}", FAULTBOX_VERSION, FAULTBOX_GIT_COMMIT,
+                     fb::proto::kVersion, compiler);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"faultbox: fault-injection experiments against a Linux kernel in a throw-away VM"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", version_text());
   bool verbose = false, quiet = false;
   std::string cache_dir;
   app.add_flag("-v,--verbose", verbose, "more progress detail (QEMU command lines, QMP events)");
   app.add_flag("-q,--quiet", quiet, "only errors on stderr");
   app.add_option("--cache-dir", cache_dir, "cache directory (default: $XDG_CACHE_HOME/faultbox or ~/.cache/faultbox)");
   std::vector<std::pair<CLI::App*, fb::cli::CommandMain>> runners;
-  for (auto add : {fb::cli::add_exec, fb::cli::add_kernel, fb::cli::add_image, fb::cli::add_doctor, fb::cli::add_check, fb::cli::add_run, fb::cli::add_triage, fb::cli::add_list_faults}) {
+  for (auto add : {fb::cli::add_exec, fb::cli::add_kernel, fb::cli::add_image, fb::cli::add_doctor, fb::cli::add_check, fb::cli::add_run, fb::cli::add_triage, fb::cli::add_list_faults, fb::cli::add_complete}) {
     auto runner = add(app);
     runners.emplace_back(app.get_subcommands({}).back(), runner);
   }

@@ -4,6 +4,7 @@
 #include "common/process.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/cpio.h"
+#include "orchestrator/core/install_paths.h"
 #include "orchestrator/core/log.h"
 
 #include <nlohmann/json.hpp>
@@ -19,17 +20,6 @@ namespace fs = std::filesystem;
 
 // Bump when the image layout changes.
 static constexpr const char* kImageVersion = "faultbox-image-1";
-
-Result<fs::path> default_agent_path() {
-  if (const char* a = getenv("FAULTBOX_AGENT"); a && *a) return fs::path(a);
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return make_error(ErrorKind::Infra, "cannot find own executable: {}", ec.message());
-  fs::path agent = self.parent_path() / "faultbox-agent";
-  if (!fs::exists(agent))
-    return make_error(ErrorKind::Infra, "faultbox-agent not found beside {} (set FAULTBOX_AGENT)", self.string());
-  return agent;
-}
 
 Result<std::vector<fs::path>> library_closure(const fs::path& binary) {
   std::error_code ec;
@@ -69,7 +59,7 @@ Status check_boot_image(const fs::path& path) {
 Result<ImageContent> collect_image_content(const ImageBuildOptions& opts) {
   fs::path agent = opts.agent;
   if (agent.empty()) {
-    auto a = default_agent_path();
+    auto a = agent_binary();
     if (!a) return a.error();
     agent = *a;
   }

@@ -13,7 +13,7 @@
 namespace fb {
 
 struct ImageBuildOptions {
-  std::filesystem::path agent;    // default: faultbox-agent beside the faultbox binary
+  std::filesystem::path agent;    // default: agent_binary() (install_paths.h)
   std::filesystem::path busybox;  // default: /bin/busybox (busybox-static)
   std::vector<std::filesystem::path> includes;
   bool force = false;
@@ -47,7 +47,6 @@ struct ImageContent {
   std::filesystem::path agent, busybox;
 };
 
-Result<std::filesystem::path> default_agent_path();
 Result<ImageContent> collect_image_content(const ImageBuildOptions& opts);
 Result<BootImage> build_image(const ImageBuildOptions& opts);
 // Validates a user-given or cached image before it is booted.

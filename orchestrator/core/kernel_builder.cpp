@@ -6,6 +6,7 @@
 #include "common/process.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/error_injection.h"
+#include "orchestrator/core/install_paths.h"
 #include "orchestrator/core/kconfig.h"
 #include "orchestrator/core/log.h"
 
@@ -30,11 +31,6 @@ static constexpr const char* kBuilderVersion = "faultbox-kernel-builder-1";
 fs::path default_kernel_source() {
   if (const char* s = getenv("FAULTBOX_KERNEL_SOURCE"); s && *s) return s;
   return "/usr/src/linux-source-6.1.tar.xz";
-}
-
-fs::path default_fragment_dir() {
-  if (const char* d = getenv("FAULTBOX_KCONFIG_DIR"); d && *d) return d;
-  return FAULTBOX_KCONFIG_DIR;
 }
 
 namespace {
@@ -70,7 +66,12 @@ Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
     in.source_identity = fmt::format("tarball:{}:{}:{}", in.source.string(), st.st_size, st.st_mtime);
   }
 
-  fs::path frag_dir = opts.fragment_dir.empty() ? default_fragment_dir() : opts.fragment_dir;
+  fs::path frag_dir = opts.fragment_dir;
+  if (frag_dir.empty()) {
+    auto d = kconfig_dir();
+    if (!d) return d.error();
+    frag_dir = *d;
+  }
   std::vector<fs::path> frag_paths;
   for (auto& e : fs::directory_iterator(frag_dir, ec))
     if (e.path().extension() == ".config") frag_paths.push_back(e.path());

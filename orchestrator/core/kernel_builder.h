@@ -36,7 +36,6 @@ struct KernelArtifact {
 };
 
 std::filesystem::path default_kernel_source();
-std::filesystem::path default_fragment_dir();
 
 // Where the kernel for these options is (or would be) cached: kernels/<hash>.
 Result<std::filesystem::path> cached_kernel_dir(const KernelBuildOptions& opts);

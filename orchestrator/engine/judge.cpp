@@ -12,10 +12,14 @@ void check_dmesg(RunReport& r, const Scenario& sc, bool crashed) {
   auto logged = [&](const std::string& s) {
     return r.kmsg.find(s) != std::string::npos || (crashed && r.console.find(s) != std::string::npos);
   };
-  for (auto& want : sc.expect.dmesg_contains)
+  for (auto& want : sc.expect.dmesg_contains) {
+    r.expectations.push_back({"kernel log contains \"" + want + "\"", logged(want)});
     if (!logged(want)) r.failures.push_back("kernel log lacks \"" + want + "\"");
-  for (auto& bad : sc.expect.dmesg_not_contains)
+  }
+  for (auto& bad : sc.expect.dmesg_not_contains) {
+    r.expectations.push_back({"kernel log lacks \"" + bad + "\"", !logged(bad)});
     if (logged(bad)) r.failures.push_back("kernel log contains \"" + bad + "\"");
+  }
 }
 
 // A fault-injection experiment whose fault never fired tested nothing: that fails the run,
@@ -24,6 +28,7 @@ void check_dmesg(RunReport& r, const Scenario& sc, bool crashed) {
 void check_faults(RunReport& r, const Scenario& sc) {
   for (auto& f : r.faults) {
     if (f.armed == 0) continue;
+    std::size_t before = r.failures.size();
     if (f.fired == 0 && !f.may_not_fire)
       r.failures.push_back(fmt::format("fault {} was armed for {} step(s) and never fired: the run tested nothing "
                                        "(may_not_fire = true allows that)",
@@ -31,6 +36,7 @@ void check_faults(RunReport& r, const Scenario& sc) {
     else if (sc.expect.injected_min && f.fired < *sc.expect.injected_min)
       r.failures.push_back(fmt::format("fault {} fired {} time(s), expected at least {}", f.name, f.fired,
                                        *sc.expect.injected_min));
+    r.expectations.push_back({"fault " + f.name + " fired", r.failures.size() == before});
   }
 }
 
@@ -39,13 +45,19 @@ void check_faults(RunReport& r, const Scenario& sc) {
 void judge(RunReport& r, const Scenario& sc, const RunEnd& end) {
   using How = RunEnd::How;
   r.failures.clear();
+  r.expectations.clear();
   for (auto& s : r.steps)
     for (auto& f : s.failures) r.failures.push_back("step " + s.name + ": " + f);
   check_faults(r, sc);
   check_dmesg(r, sc, end.how == How::KernelCrash);
-  for (auto& d : r.disks)
+  for (auto& d : r.disks) {
+    r.expectations.push_back({"disk " + d.disk + " as expected", d.failures.empty()});
     for (auto& f : d.failures) r.failures.push_back(f);
+  }
   bool crash_expected = sc.expect.kernel == "crash";
+  // Judged only when the run ended in a way that says something about it.
+  if (end.how == How::Completed || end.how == How::KernelCrash)
+    r.expectations.push_back({"kernel " + sc.expect.kernel, (end.how == How::KernelCrash) == crash_expected});
   switch (end.how) {
     case How::Completed:
       if (crash_expected) r.failures.push_back("expected a kernel crash, the kernel survived");

@@ -58,6 +58,13 @@ struct FaultResult {
   std::int64_t eligible = -1;
 };
 
+// One scenario-level expectation as judge() weighed it (step expectations live in StepResult):
+// what a per-expectation report (KTAP) lists, passed ones included.
+struct ExpectationResult {
+  std::string name;  // "fault failslab fired", "kernel no-crash", "kernel log contains \"X\"", "disk data"
+  bool met = false;
+};
+
 struct RunReport {
   std::string scenario;
   std::string file;
@@ -66,6 +73,7 @@ struct RunReport {
   std::vector<StepResult> steps;
   std::vector<FaultResult> faults;
   std::vector<std::string> failures;
+  std::vector<ExpectationResult> expectations;  // judged ones, met or not (failures says why not)
   std::vector<std::string> warnings;
   std::string error;         // why the run could not complete
   std::string crash_title;   // the kernel crash, when there was one

@@ -16,8 +16,7 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 }  // namespace
 
 TEST_CASE("check and run refuse the same scenarios before boot, with the same exit code and message") {
-  // faultbox sits beside the agent in the build's bin dir.
-  std::string faultbox = (fs::path(agent_binary()).parent_path() / "faultbox").string();
+  std::string faultbox = FAULTBOX_CLI_BIN;
   ScratchDir rt;
   RunOptions opts;
   opts.env["XDG_RUNTIME_DIR"] = rt.path().string();

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string faultbox() { return (fs::path(agent_binary()).parent_path() / "faultbox").string(); }
+std::string faultbox() { return FAULTBOX_CLI_BIN; }
 
 // Publishes a sound entry for opts in the cache at `cache` (as the builder does) and returns its dir.
 fs::path publish_fake_kernel(const fs::path& cache, const KernelBuildOptions& opts, const std::string& bz) {

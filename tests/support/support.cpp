@@ -142,4 +142,11 @@ std::string fake_bzimage(std::uint32_t syssize) {
   return bz;
 }
 
+Scenario parsed_scenario(const std::string& text, const std::string& file_name) {
+  auto sc = parse_scenario_text(text, file_name);
+  INFO((sc.ok() ? std::string() : sc.error().message));
+  REQUIRE(sc.ok());
+  return *sc;
+}
+
 }  // namespace fb::test

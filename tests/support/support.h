@@ -2,6 +2,7 @@
 // Test helpers: run a command the way a user's shell would, with stdout and stderr kept apart
 // and each chunk timestamped on arrival, so tests can check liveness as well as content.
 #include "common/process.h"
+#include "orchestrator/core/scenario.h"
 
 #include <chrono>
 #include <cstdint>
@@ -68,5 +69,8 @@ std::string sha256_of(const std::string& data);
 // Bytes laid out like a bzImage as long as its setup header says (1 setup sector, then syssize
 // 16-byte paragraphs), for kernel-cache tests that must not touch the real kernel.
 std::string fake_bzimage(std::uint32_t syssize = 4000);
+
+// A scenario parsed from text a test wrote; the test fails with the parser's message if it does not parse.
+Scenario parsed_scenario(const std::string& text, const std::string& file_name);
 
 }  // namespace fb::test

@@ -1,5 +1,6 @@
 // The verdict rules (orchestrator/engine/judge.h): each case is one way a verdict used to lie.
 #include "orchestrator/engine/judge.h"
+#include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -7,12 +8,7 @@ using namespace fb;
 
 namespace {
 
-Scenario scenario(const std::string& text) {
-  auto sc = parse_scenario_text(text, "judge.toml");
-  INFO((sc.ok() ? std::string() : sc.error().message));
-  REQUIRE(sc.ok());
-  return *sc;
-}
+Scenario scenario(const std::string& text) { return test::parsed_scenario(text, "judge.toml"); }
 
 StepResult finished_step(const std::string& name, std::vector<std::string> failures = {}) {
   StepResult s;

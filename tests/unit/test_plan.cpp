@@ -2,6 +2,7 @@
 #include "common/files.h"
 #include "orchestrator/engine/plan.h"
 #include "protocol/fault_types.h"
+#include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -15,12 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Scenario scenario(const std::string& text) {
-  auto sc = parse_scenario_text(text, "plan.toml");
-  INFO((sc.ok() ? std::string() : sc.error().message));
-  REQUIRE(sc.ok());
-  return *sc;
-}
+Scenario scenario(const std::string& text) { return test::parsed_scenario(text, "plan.toml"); }
 
 }  // namespace
 
