@@ -12,7 +12,7 @@ namespace fb::test {
 struct Remote {
   std::filesystem::path user_cache;  // faultbox's cache before the tests replaced it
   ScratchDir cache;                  // content-hash cache of these tests (FAULTBOX_CACHE_DIR)
-  std::unique_ptr<PrivateLibvirtd> daemon;
+  std::unique_ptr<RemoteTestLibvirtd> daemon;
   std::unique_ptr<TestSshd> sshd;
   std::string local_uri, ssh_uri;
 };

@@ -26,8 +26,8 @@ void skip_unless_root(const std::string& what) {
 
 static std::string script_path() { return std::string(FAULTBOX_SOURCE_DIR) + "/scripts/private-libvirtd"; }
 
-Result<std::unique_ptr<PrivateLibvirtd>> PrivateLibvirtd::start() {
-  std::unique_ptr<PrivateLibvirtd> daemon(new PrivateLibvirtd);
+Result<std::unique_ptr<RemoteTestLibvirtd>> RemoteTestLibvirtd::start() {
+  std::unique_ptr<RemoteTestLibvirtd> daemon(new RemoteTestLibvirtd);
   auto run = run_capture({script_path(), "start", (daemon->dir_.path() / "d").string()}, true);
   if (!run || run->status.code != 0) {
     // Stop whatever half started: the destructor runs the script's stop.
@@ -44,7 +44,7 @@ Result<std::unique_ptr<PrivateLibvirtd>> PrivateLibvirtd::start() {
   return daemon;
 }
 
-PrivateLibvirtd::~PrivateLibvirtd() {
+RemoteTestLibvirtd::~RemoteTestLibvirtd() {
   (void)run_capture({script_path(), "stop", (dir_.path() / "d").string()}, true);
 }
 

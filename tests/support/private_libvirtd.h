@@ -17,12 +17,12 @@ inline constexpr int kSkipExitCode = 77;
 [[noreturn]] void skip(const std::string& why);
 void skip_unless_root(const std::string& what);
 
-class PrivateLibvirtd {
+class RemoteTestLibvirtd {
  public:
-  static Result<std::unique_ptr<PrivateLibvirtd>> start();
-  ~PrivateLibvirtd();  // scripts/private-libvirtd stop: its domains destroyed, the daemon gone
-  PrivateLibvirtd(const PrivateLibvirtd&) = delete;
-  PrivateLibvirtd& operator=(const PrivateLibvirtd&) = delete;
+  static Result<std::unique_ptr<RemoteTestLibvirtd>> start();
+  ~RemoteTestLibvirtd();  // scripts/private-libvirtd stop: its domains destroyed, the daemon gone
+  RemoteTestLibvirtd(const RemoteTestLibvirtd&) = delete;
+  RemoteTestLibvirtd& operator=(const RemoteTestLibvirtd&) = delete;
 
   const std::string& uri() const { return uri_; }  // qemu:///system?socket=...
   std::filesystem::path socket() const { return dir_.path() / "d/sock/libvirt-sock"; }
@@ -31,7 +31,7 @@ class PrivateLibvirtd {
   std::filesystem::path var_log() const { return dir_.path() / "d/log"; }  // its /var/log/libvirt
 
  private:
-  PrivateLibvirtd() = default;
+  RemoteTestLibvirtd() = default;
   ScratchDir dir_;
   std::string uri_;
 };
