@@ -9,6 +9,7 @@
 #include "orchestrator/cli/session_options.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/image_builder.h"
+#include "orchestrator/core/install_paths.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/core/printable.h"
 #include "orchestrator/engine/batch.h"
@@ -57,7 +58,7 @@ Result<RunPlan> plan_of(const RunOptions& o, const std::string& scenario) {
   if (const char* b = getenv("FAULTBOX_BACKEND"); b && *b) {
     plan->vm.backend = b;
     if (plan->vm.backend == "fake" && plan->vm.agent.empty()) {
-      auto agent = default_agent_path();
+      auto agent = agent_binary();
       if (!agent) return agent.error();
       plan->vm.agent = *agent;
     }
