@@ -21,8 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The faultbox binary beside the agent (the agent tier is given only the agent's path).
-std::string faultbox() { return (fs::path(agent_binary()).parent_path() / "faultbox").string(); }
+// The built faultbox (the agent is in libexec/faultbox/, not beside it).
+std::string faultbox() { return FAULTBOX_CLI_BIN; }
 
 // A private runtime dir, state dir (evidence) and cache, the fake backend, the real faultbox.
 Run faultbox_batch(const ScratchDir& rt, std::vector<std::string> args, RunOptions opts = {}) {
