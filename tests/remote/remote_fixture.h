@@ -1,7 +1,9 @@
 #pragma once
 // One private libvirtd and one sshd per test process (the daemon takes ~8 s to start), reached
 // over its local socket and over qemu+ssh://. Skips (exit 77) when not root.
-#include "tests/support/private_libvirtd.h"
+#include "tests/support/libvirtd.h"
+#include "tests/support/sshd.h"
+#include "tests/support/support.h"
 
 #include <filesystem>
 #include <memory>
