@@ -80,10 +80,12 @@ Result<std::string> volume_path(virStorageVolPtr vol, const std::string& name) {
   return out;
 }
 
-Result<std::uint64_t> volume_capacity(virStorageVolPtr vol, const std::string& name) {
+// The bytes of the volume's file (its physical size), not its capacity: libvirt reports a
+// volume that holds a qcow2 image with the image's virtual size as capacity.
+Result<std::uint64_t> volume_bytes(virStorageVolPtr vol, const std::string& name) {
   virStorageVolInfo info{};
-  if (virStorageVolGetInfo(vol, &info) < 0) return infra("size of volume " + name);
-  return static_cast<std::uint64_t>(info.capacity);
+  if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) return infra("size of volume " + name);
+  return static_cast<std::uint64_t>(info.allocation);  // with GET_PHYSICAL: the physical size
 }
 
 // Where the stream callbacks read or write the local file, and what they counted.
@@ -296,7 +298,7 @@ Status VolumeStore::upload(virStorageVolPtr vol, const fs::path& local, const st
   if (virStreamFinish(stream.get()) < 0) return infra("finish upload to volume " + name);
   counters_.uploads++;
   counters_.upload_bytes += file.data_bytes;
-  auto capacity = volume_capacity(vol, name);
+  auto capacity = volume_bytes(vol, name);
   if (!capacity) return capacity.error();
   if (*capacity != static_cast<std::uint64_t>(st.st_size))
     return make_error(ErrorKind::Infra, "volume {} holds {} bytes after the upload of {} ({} bytes)", name, *capacity,
@@ -325,7 +327,7 @@ Result<std::uint64_t> download_volume(virConnectPtr conn, virStorageVolPtr vol, 
   off_t end = lseek(fd.get(), 0, SEEK_CUR);
   if (end < 0 || ftruncate(fd.get(), end) < 0 || fsync(fd.get()) < 0)
     return fail(make_error(ErrorKind::Infra, "write {}: {}", partial.string(), std::strerror(errno)));
-  auto capacity = volume_capacity(vol, name);
+  auto capacity = volume_bytes(vol, name);
   if (!capacity) return fail(capacity.error());
   if (static_cast<std::uint64_t>(end) != *capacity)
     return fail(make_error(ErrorKind::Infra, "download of volume {} gave {} bytes, the volume has {}", name, end, *capacity));
@@ -357,7 +359,7 @@ Result<std::string> VolumeStore::ensure_input(const fs::path& local) {
       if (!present.count(data)) continue;  // deleted by hand; the marker alone means nothing
       lv::Vol vol(virStorageVolLookupByName(pool_.get(), data.c_str()));
       if (!vol) continue;
-      auto capacity = volume_capacity(vol.get(), data);
+      auto capacity = volume_bytes(vol.get(), data);
       if (!capacity || *capacity != identity->size) continue;
       return volume_path(vol.get(), data);
     }
