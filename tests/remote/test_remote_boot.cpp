@@ -33,6 +33,17 @@ std::map<std::string, std::int64_t> pool_files(const Remote& r) {
   return out;
 }
 
+// What the pool's files hold on the host's disk (sparse files count their data only).
+std::uint64_t pool_data_bytes(const Remote& r) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(r.daemon->var_lib() / "faultbox", ec)) {
+    struct stat st {};
+    if (stat(e.path().c_str(), &st) == 0) n += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return n;
+}
+
 std::size_t count_prefixed(const std::map<std::string, std::int64_t>& files, const std::string& prefix,
                            const std::string& suffix) {
   std::size_t n = 0;
@@ -104,7 +115,7 @@ TEST_CASE("faultbox run --connect qemu+ssh:// runs an example as the qemu backen
   // Kernel and initrd, each a finished input (its .done marker); no scratch volume is left.
   CHECK(count_prefixed(after_first, "faultbox-input-", ".done") == count_prefixed(before, "faultbox-input-", ".done") + 2);
   CHECK(count_prefixed(after_first, "faultbox-scratch-", "") == 0);
-  WARN("qemu+ssh run (first, uploads kernel + initrd): " << first.seconds << " s; qemu: "
+  WARN("qemu+ssh run (first, uploads kernel + initrd: " << pool_data_bytes(r) << " bytes in the pool): " << first.seconds << " s; qemu: "
                                                                                   << q.seconds << " s");
 
   // The second run sends nothing: the pool holds the same files, none rewritten.
@@ -150,6 +161,7 @@ TEST_CASE("a disk goes up to the remote host and comes back for the inspection",
   ScratchDir rt;
   // S2: make-it-fail on one partition; the inspection after the run names the lost file.
   const std::string example = "examples/partition-fails-sibling-survives.toml";
+  const auto bytes_before = pool_data_bytes(r);
   auto run = faultbox_run(r, rt, example, {"--connect", r.ssh_uri});
   INFO(run.run.out << run.run.err);
   if (run.run.err.find("no cached faultbox kernel") != std::string::npos) skip("no cached faultbox kernel");
@@ -160,7 +172,8 @@ TEST_CASE("a disk goes up to the remote host and comes back for the inspection",
   CHECK_FALSE(run.json["disks"].empty());  // inspected, from the disk that came back
   CHECK(count_prefixed(pool_files(r), "faultbox-scratch-", "") == 0);
   CHECK(r.daemon->domains().empty());
-  WARN("qemu+ssh run with a disk up and back: " << run.seconds << " s");
+  WARN("qemu+ssh run with a disk up and back: " << run.seconds << " s; the disk's base left in the pool: "
+                                                 << pool_data_bytes(r) - bytes_before << " bytes");
   require_no_leftovers(rt);
 }
 
