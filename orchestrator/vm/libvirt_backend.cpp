@@ -17,9 +17,11 @@
 #include "common/fd.h"
 #include "orchestrator/core/log.h"
 #include "orchestrator/vm/libvirt_handles.h"
+#include "orchestrator/vm/libvirt_storage.h"
 #include "orchestrator/vm/port_listener.h"
 #include "protocol/protocol.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fcntl.h>
 #include <mutex>
@@ -201,8 +203,6 @@ class LibvirtVm final : public Vm {
 
   Status start(const std::string& name) {
     name_ = name;
-    auto owner = this_process_owner();
-    if (!owner) return owner.error();
     StagedFiles staged;
     auto k = files_.stage_input(spec_.kernel);
     if (!k) return k.error();
@@ -218,7 +218,7 @@ class LibvirtVm final : public Vm {
       staged.disks.push_back(*p);
       if (!d.read_only) writable_.emplace_back(*p, d.file);
     }
-    auto xml = domain_xml(spec_, name_, *owner, staged);
+    auto xml = domain_xml(spec_, name_, LibvirtOwner::self(), staged);
     if (!xml) return xml.error();
     debug("libvirt: domain XML:\n{}", *xml);
     // Paused until its console and channels are open, so no early byte is lost. AUTODESTROY:
@@ -396,7 +396,13 @@ class LibvirtVm final : public Vm {
     exit_timer_.cancel();
     // Written disks come back to where the engine inspects them (nothing to do for local paths).
     for (auto& [staged, local] : writable_)
-      if (auto st = files_.fetch_writable(staged, local); !st) note("fetch {}: {}", local.string(), st.error().message);
+      if (auto st = files_.fetch_writable(staged, local); !st) {
+        // The local overlay still holds the disk as it was before the run: gone, the inspection
+        // fails (infra) instead of judging a disk the guest never wrote.
+        note("fetch {}: {}", local.string(), st.error().message);
+        std::error_code ec;
+        std::filesystem::remove(local, ec);
+      }
     writable_.clear();
     dom_.reset();
     work_.reset();
@@ -453,17 +459,32 @@ class LibvirtBackend final : public Backend {
 Result<lv::Connect> libvirt_connect(const std::string& uri) {
   start_libvirt_event_loop();
   lv::Connect conn(virConnectOpen(uri.empty() ? nullptr : uri.c_str()));
-  if (!conn)
-    return make_error(ErrorKind::Infra, "{}",
-                      lv::last_error("libvirt: cannot connect to " + (uri.empty() ? std::string("the default URI") : uri)));
+  if (!conn) {
+    std::string why =
+        lv::last_error("libvirt: cannot connect to " + (uri.empty() ? std::string("the default URI") : uri));
+    // ssh and the remote shell may add lines of their own: one line is the promise.
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    while (!why.empty() && why.back() == ' ') why.pop_back();
+    return make_error(ErrorKind::Infra, "{}", why);
+  }
   // A remote daemon that stops answering is noticed within ~15 s instead of never.
   virConnectSetKeepAlive(conn.get(), 5, 3);
   return conn;
 }
 
+bool libvirt_uri_is_remote(const std::string& uri) {
+  auto colon = uri.find("://");
+  if (colon == std::string::npos) return false;  // empty (libvirt's default) or a bare name: local
+  // qemu+ssh://, +tcp, +tls, +libssh...: a transport to another machine, even to 127.0.0.1
+  // (the files are not shared just because the address is); +unix and plain qemu:// with no
+  // host part are this machine's daemon.
+  std::string scheme = uri.substr(0, colon);
+  auto plus = scheme.find('+');
+  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
+  return colon + 3 < uri.size() && uri[colon + 3] != '/';
+}
+
 Result<unsigned> destroy_orphan_domains(virConnectPtr conn) {
-  auto me = this_process_owner();
-  if (!me) return me.error();
   virDomainPtr* doms = nullptr;
   int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   if (n < 0) return make_error(ErrorKind::Infra, "{}", lv::last_error("libvirt: list domains"));
@@ -476,7 +497,7 @@ Result<unsigned> destroy_orphan_domains(virConnectPtr conn) {
     if (!meta) continue;  // not one of ours after all
     auto owner = parse_owner_metadata(meta);
     free(meta);
-    if (!owner || !is_orphan(*owner, me->boot_id, process_start_ticks)) continue;
+    if (!owner || !owner->gone()) continue;
     if (virDomainDestroy(d.get()) == 0) {
       ++destroyed;
       progress("libvirt: destroyed domain {} left by faultbox process {}, which is gone", name, owner->pid);
@@ -495,6 +516,14 @@ Result<std::unique_ptr<Backend>> make_libvirt_backend(const BackendContext& ctx)
     auto f = ctx.domain_files(conn->get());
     if (!f) return f.error();
     files = std::move(*f);
+  } else if (libvirt_uri_is_remote(ctx.connect_uri)) {
+    // The host shares no files with us: they go through its faultbox pool (docs/architecture.md).
+    auto store = VolumeStore::open(conn->get());
+    if (!store) return store.error();
+    auto removed = store->remove_orphans();
+    if (!removed) return removed.error();
+    if (*removed) progress("libvirt: removed {} volume(s) left by faultbox processes that are gone", *removed);
+    files = std::make_unique<PoolDomainFiles>(std::move(*store));
   } else {
     files = local_domain_files();
   }

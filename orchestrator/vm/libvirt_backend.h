@@ -4,6 +4,7 @@
 // rule that says a domain is an orphan of a dead faultbox process.
 #include "common/result.h"
 #include "orchestrator/vm/libvirt_handles.h"
+#include "orchestrator/vm/libvirt_owner.h"
 #include "orchestrator/vm/vm.h"
 
 #include <cstdint>
@@ -21,26 +22,9 @@ inline constexpr const char* kDomainNamePrefix = "faultbox-";
 // The namespace of faultbox's <metadata> element (virDomainGetMetadata looks it up by this).
 inline constexpr const char* kOwnerXmlns = "urn:faultbox:owner:1";
 
-// Who started a domain: a process is named by its pid, its start time (clock ticks since boot,
-// /proc/PID/stat field 22: a reused pid has a later one) and the boot it ran in.
-struct DomainOwner {
-  long pid = 0;
-  std::uint64_t start_ticks = 0;
-  std::string boot_id;
-};
-// This process.
-Result<DomainOwner> this_process_owner();
-// /proc/PID/stat's start time, nullopt when there is no such process.
-std::optional<std::uint64_t> process_start_ticks(long pid);
-
-// The owner record back from the <owner .../> element virDomainGetMetadata returns.
-std::optional<DomainOwner> parse_owner_metadata(const std::string& xml);
-
-// A domain is an orphan when its owner ran on this boot of this host and that process is gone
-// (no such pid, or the pid now belongs to a process that started at another time). A domain of
-// another host (other boot id) sharing a remote daemon is never ours to judge.
-bool is_orphan(const DomainOwner& owner, const std::string& this_boot_id,
-               const std::function<std::optional<std::uint64_t>(long)>& start_ticks_of);
+// The owner record back from the <owner .../> element virDomainGetMetadata returns; a domain
+// is an orphan when that owner is gone (LibvirtOwner::gone: the same rule as for volumes).
+std::optional<LibvirtOwner> parse_owner_metadata(const std::string& xml);
 
 // "faultbox-<hint>-<pid>-<n>", the hint cut to what libvirt and `virsh list` show well
 // ([A-Za-z0-9._-], at most 40 characters; "vm" when nothing is left).
@@ -54,7 +38,7 @@ struct StagedFiles {
 
 // The transient domain for a spec: the same machine, CPU, devices and kernel command line as
 // the qemu backend's (qemu_machine_args, qemu_disk_args, guest_kernel_cmdline).
-Result<std::string> domain_xml(const VmSpec& spec, const std::string& name, const DomainOwner& owner,
+Result<std::string> domain_xml(const VmSpec& spec, const std::string& name, const LibvirtOwner& owner,
                                const StagedFiles& files);
 
 // Linux input keycode (VIR_KEYCODE_SET_LINUX) of a sysrq key: digits and lowercase letters.
@@ -76,9 +60,14 @@ class DomainFiles {
 };
 std::unique_ptr<DomainFiles> local_domain_files();
 
-// Opens a connection (empty uri: libvirt's default), starting libvirt's event loop first.
+// Opens a connection (empty uri: libvirt's default), starting libvirt's event loop first; on
+// failure one line (Infra): "libvirt: cannot connect to URI: why". libvirt's own printing of
+// errors on stderr is off: faultbox says them.
 Result<lv::Connect> libvirt_connect(const std::string& uri);
-// Destroys the running faultbox domains whose owner is an orphan (is_orphan); how many.
+// Whether a URI names a daemon on another machine (a transport such as +ssh, or a host part):
+// such a host shares no files with us, so the backend stages them through its storage pool.
+bool libvirt_uri_is_remote(const std::string& uri);
+// Destroys the running faultbox domains whose owner is gone (LibvirtOwner::gone); how many.
 Result<unsigned> destroy_orphan_domains(virConnectPtr conn);
 
 }  // namespace fb

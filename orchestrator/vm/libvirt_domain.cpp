@@ -14,42 +14,7 @@
 
 namespace fb {
 
-std::optional<std::uint64_t> process_start_ticks(long pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!f || !std::getline(f, stat)) return std::nullopt;
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream rest(stat.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22; ++i) {
-    if (!(rest >> field)) return std::nullopt;
-    if (i == 22) {
-      try {
-        return std::stoull(field);
-      } catch (...) {
-        return std::nullopt;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-Result<DomainOwner> this_process_owner() {
-  DomainOwner o;
-  o.pid = getpid();
-  auto ticks = process_start_ticks(o.pid);
-  if (!ticks) return make_error(ErrorKind::Infra, "cannot read /proc/self/stat's start time");
-  o.start_ticks = *ticks;
-  auto boot = read_file("/proc/sys/kernel/random/boot_id");
-  if (!boot) return make_error(ErrorKind::Infra, "cannot read the boot id: {}", boot.error().message);
-  o.boot_id = *boot;
-  while (!o.boot_id.empty() && (o.boot_id.back() == '\n' || o.boot_id.back() == ' ')) o.boot_id.pop_back();
-  return o;
-}
-
-std::optional<DomainOwner> parse_owner_metadata(const std::string& xml) {
+std::optional<LibvirtOwner> parse_owner_metadata(const std::string& xml) {
   // libvirt gives the element back re-serialised (its own prefix, quote style and spacing):
   // read the three attributes wherever they are, and refuse the record if any is missing.
   auto attr = [&](const char* name) -> std::optional<std::string> {
@@ -60,7 +25,7 @@ std::optional<DomainOwner> parse_owner_metadata(const std::string& xml) {
   };
   auto pid = attr("pid"), start = attr("start_ticks"), boot = attr("boot_id");
   if (!pid || !start || !boot || boot->empty()) return std::nullopt;
-  DomainOwner o;
+  LibvirtOwner o;
   try {
     std::size_t used = 0;
     o.pid = std::stol(*pid, &used);
@@ -72,13 +37,6 @@ std::optional<DomainOwner> parse_owner_metadata(const std::string& xml) {
   }
   o.boot_id = *boot;
   return o;
-}
-
-bool is_orphan(const DomainOwner& owner, const std::string& this_boot_id,
-               const std::function<std::optional<std::uint64_t>(long)>& start_ticks_of) {
-  if (owner.boot_id != this_boot_id) return false;
-  auto now = start_ticks_of(owner.pid);
-  return !now || *now != owner.start_ticks;
 }
 
 std::string domain_name(const std::string& hint, long pid, unsigned n) {
@@ -107,7 +65,7 @@ std::optional<unsigned> linux_keycode(char key) {
   return std::nullopt;
 }
 
-Result<std::string> domain_xml(const VmSpec& spec, const std::string& name, const DomainOwner& owner,
+Result<std::string> domain_xml(const VmSpec& spec, const std::string& name, const LibvirtOwner& owner,
                                const StagedFiles& files) {
   if (files.disks.size() != spec.disks.size())
     return make_error(ErrorKind::Infra, "domain {}: {} disks staged for {} disks", name, files.disks.size(),

@@ -28,8 +28,9 @@ bool parse_number(std::string_view text, T& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// The start time of a process in clock ticks since boot, nullopt when it does not exist.
-std::optional<unsigned long long> process_start_ticks(pid_t pid) {
+}  // namespace
+
+std::optional<unsigned long long> LibvirtOwner::start_ticks_of(pid_t pid) {
   auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return std::nullopt;
   // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
@@ -46,10 +47,8 @@ std::optional<unsigned long long> process_start_ticks(pid_t pid) {
   return ticks;
 }
 
-}  // namespace
-
 const LibvirtOwner& LibvirtOwner::self() {
-  static const LibvirtOwner me{this_boot_id(), getpid(), process_start_ticks(getpid()).value_or(0)};
+  static const LibvirtOwner me{this_boot_id(), getpid(), start_ticks_of(getpid()).value_or(0)};
   return me;
 }
 
@@ -68,10 +67,13 @@ std::optional<LibvirtOwner> LibvirtOwner::parse(const std::string& tag) {
   return owner;
 }
 
-bool LibvirtOwner::gone() const {
-  if (boot_id != self().boot_id) return false;
-  auto ticks = process_start_ticks(pid);
+bool LibvirtOwner::gone(const std::string& this_boot_id,
+                        const std::function<std::optional<unsigned long long>(pid_t)>& start_ticks_of) const {
+  if (boot_id != this_boot_id) return false;
+  auto ticks = start_ticks_of(pid);
   return !ticks || *ticks != start_ticks;
 }
+
+bool LibvirtOwner::gone() const { return gone(self().boot_id, start_ticks_of); }
 
 }  // namespace fb

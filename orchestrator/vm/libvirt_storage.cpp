@@ -2,7 +2,11 @@
 
 #include "common/fd.h"
 #include "common/files.h"
+#include "common/process.h"
+#include "common/temp_dir.h"
 #include "orchestrator/core/cache.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -76,10 +80,12 @@ Result<std::string> volume_path(virStorageVolPtr vol, const std::string& name) {
   return out;
 }
 
-Result<std::uint64_t> volume_capacity(virStorageVolPtr vol, const std::string& name) {
+// The bytes of the volume's file (its physical size), not its capacity: libvirt reports a
+// volume that holds a qcow2 image with the image's virtual size as capacity.
+Result<std::uint64_t> volume_bytes(virStorageVolPtr vol, const std::string& name) {
   virStorageVolInfo info{};
-  if (virStorageVolGetInfo(vol, &info) < 0) return infra("size of volume " + name);
-  return static_cast<std::uint64_t>(info.capacity);
+  if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) return infra("size of volume " + name);
+  return static_cast<std::uint64_t>(info.allocation);  // with GET_PHYSICAL: the physical size
 }
 
 // Where the stream callbacks read or write the local file, and what they counted.
@@ -187,21 +193,6 @@ Result<std::string> cached_content_hash(const fs::path& file) {
   return hash;
 }
 
-Result<lv::Connect> connect_libvirt(const std::string& uri) {
-  // libvirt prints every error on stderr by default; faultbox says it in its own one line.
-  static const bool quiet = (virSetErrorFunc(nullptr, [](void*, virErrorPtr) {}), true);
-  (void)quiet;
-  lv::Connect conn(virConnectOpen(uri.c_str()));
-  if (!conn) {
-    std::string why = lv::last_error("cannot connect to libvirt at " + uri);
-    // ssh and the remote shell may add lines of their own: one line is the promise.
-    std::replace(why.begin(), why.end(), '\n', ' ');
-    while (!why.empty() && why.back() == ' ') why.pop_back();
-    return Error{ErrorKind::Infra, why};
-  }
-  return conn;
-}
-
 // ---- ScratchVolume
 
 ScratchVolume::ScratchVolume(ScratchVolume&& o) noexcept
@@ -307,7 +298,7 @@ Status VolumeStore::upload(virStorageVolPtr vol, const fs::path& local, const st
   if (virStreamFinish(stream.get()) < 0) return infra("finish upload to volume " + name);
   counters_.uploads++;
   counters_.upload_bytes += file.data_bytes;
-  auto capacity = volume_capacity(vol, name);
+  auto capacity = volume_bytes(vol, name);
   if (!capacity) return capacity.error();
   if (*capacity != static_cast<std::uint64_t>(st.st_size))
     return make_error(ErrorKind::Infra, "volume {} holds {} bytes after the upload of {} ({} bytes)", name, *capacity,
@@ -336,7 +327,7 @@ Result<std::uint64_t> download_volume(virConnectPtr conn, virStorageVolPtr vol, 
   off_t end = lseek(fd.get(), 0, SEEK_CUR);
   if (end < 0 || ftruncate(fd.get(), end) < 0 || fsync(fd.get()) < 0)
     return fail(make_error(ErrorKind::Infra, "write {}: {}", partial.string(), std::strerror(errno)));
-  auto capacity = volume_capacity(vol, name);
+  auto capacity = volume_bytes(vol, name);
   if (!capacity) return fail(capacity.error());
   if (static_cast<std::uint64_t>(end) != *capacity)
     return fail(make_error(ErrorKind::Infra, "download of volume {} gave {} bytes, the volume has {}", name, end, *capacity));
@@ -368,7 +359,7 @@ Result<std::string> VolumeStore::ensure_input(const fs::path& local) {
       if (!present.count(data)) continue;  // deleted by hand; the marker alone means nothing
       lv::Vol vol(virStorageVolLookupByName(pool_.get(), data.c_str()));
       if (!vol) continue;
-      auto capacity = volume_capacity(vol.get(), data);
+      auto capacity = volume_bytes(vol.get(), data);
       if (!capacity || *capacity != identity->size) continue;
       return volume_path(vol.get(), data);
     }
@@ -453,20 +444,79 @@ Result<int> VolumeStore::remove_orphans() {
 
 // ---- PoolDomainFiles
 
+namespace {
+
+struct Backing {
+  std::string file, format;
+};
+
+// The backing file a qcow2 image names (a path of this host), nullopt for a standalone image.
+Result<std::optional<Backing>> backing_of(const fs::path& image) {
+  auto r = run_capture({"qemu-img", "info", "-U", "--output=json", image.string()});
+  if (!r) return r.error();
+  if (r->status.shell_code() != 0) return make_error(ErrorKind::Infra, "qemu-img info {}: {}", image.string(), r->output);
+  auto info = nlohmann::json::parse(r->output, nullptr, false);
+  if (info.is_discarded()) return make_error(ErrorKind::Infra, "qemu-img info {}: not JSON", image.string());
+  std::string file = info.value("full-backing-filename", info.value("backing-filename", ""));
+  if (file.empty()) return std::optional<Backing>();
+  return std::optional<Backing>(Backing{file, info.value("backing-filename-format", "raw")});
+}
+
+// Points a qcow2 image at another backing file without touching its data (qemu-img rebase -u
+// neither opens nor needs the new backing: it may be a path of the libvirt host).
+Status rebase_unsafe(const fs::path& image, const Backing& to) {
+  auto r = run_capture({"qemu-img", "rebase", "-u", "-f", "qcow2", "-F", to.format, "-b", to.file, image.string()}, true);
+  if (!r) return r.error();
+  if (r->status.shell_code() != 0) return make_error(ErrorKind::Infra, "qemu-img rebase {} onto {}: {}", image.string(), to.file, r->output);
+  return {};
+}
+
+}  // namespace
+
 Result<std::string> PoolDomainFiles::stage_writable(const fs::path& local) {
-  auto scratch = store_.upload_scratch(local, local.filename().string());
+  auto backing = backing_of(local);
+  if (!backing) return backing.error();
+  Staged staged;
+  fs::path upload = local;
+  std::optional<TempDir> copy_dir;
+  if (*backing) {
+    // One level only: the bases faultbox makes (disk images, the root's ext4 image) are standalone.
+    auto deeper = backing_of((*backing)->file);
+    if (!deeper) return deeper.error();
+    if (*deeper)
+      return make_error(ErrorKind::Infra, "{}: its backing file {} has a backing file of its own; a remote libvirt host takes one level",
+                        local.string(), (*backing)->file);
+    auto base_on_host = store_.ensure_input((*backing)->file);
+    if (!base_on_host) return base_on_host.error();
+    // The overlay's copy that names the host's base; the local overlay keeps naming the local one.
+    auto dir = TempDir::create(local.parent_path(), "upload-", /*janitor=*/false);
+    if (!dir) return dir.error();
+    copy_dir = std::move(*dir);
+    upload = copy_dir->path() / local.filename();
+    std::error_code ec;
+    fs::copy_file(local, upload, ec);
+    if (ec) return make_error(ErrorKind::Infra, "copy {}: {}", local.string(), ec.message());
+    FB_TRY(rebase_unsafe(upload, Backing{*base_on_host, (*backing)->format}));
+    staged.local_backing = (*backing)->file;
+    staged.backing_format = (*backing)->format;
+  }
+  auto scratch = store_.upload_scratch(upload, local.filename().string());
   if (!scratch) return scratch.error();
   std::string path = scratch->host_path();
-  scratch_.push_back(std::move(*scratch));
+  staged.volume = std::move(*scratch);
+  scratch_.push_back(std::move(staged));
   return path;
 }
 
 Status PoolDomainFiles::fetch_writable(const std::string& staged, const fs::path& local) {
-  auto it = std::find_if(scratch_.begin(), scratch_.end(), [&](const ScratchVolume& v) { return v.host_path() == staged; });
+  auto it = std::find_if(scratch_.begin(), scratch_.end(),
+                         [&](const Staged& s) { return s.volume.host_path() == staged; });
   if (it == scratch_.end()) return make_error(ErrorKind::Infra, "no scratch volume staged at {}", staged);
-  auto got = it->download_to(local);
+  auto got = it->volume.download_to(local);
   if (!got) return got.error();
-  auto removed = it->remove();
+  // It came back naming the host's base: the local inspection reads the local one.
+  if (!it->local_backing.empty()) FB_TRY(rebase_unsafe(local, Backing{it->local_backing, it->backing_format}));
+  auto removed = it->volume.remove();
   scratch_.erase(it);
   return removed;
 }

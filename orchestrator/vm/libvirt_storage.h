@@ -16,6 +16,7 @@
 // Transfers are sparse (holes are sent as holes both ways), so a mostly empty 1 GiB disk
 // costs what it holds.
 #include "common/result.h"
+#include "orchestrator/vm/libvirt_backend.h"
 #include "orchestrator/vm/libvirt_handles.h"
 #include "orchestrator/vm/libvirt_owner.h"
 
@@ -103,24 +104,28 @@ class VolumeStore {
   unsigned scratch_serial_ = 0;
 };
 
-// The libvirt backend's seam for a domain's files (its DomainFiles: stage_input,
-// stage_writable, fetch_writable; on the libvirt branch, not yet on main: this class is meant to
-// derive from it once both are merged) over a VolumeStore, for a daemon that shares no files.
-// Scratch volumes not fetched are deleted with this object.
-class PoolDomainFiles {
+// The libvirt backend's DomainFiles over a VolumeStore, for a daemon that shares no files with
+// us: inputs go up once by content, writable disks as scratch volumes that come back after the
+// run. A qcow2 overlay on a local backing file (every scenario disk and the disk root are one)
+// goes up as the overlay alone, rebased onto its backing's input volume, so a big base image is
+// sent once and each run only its few written clusters; on the way back it is rebased onto the
+// local backing again. Scratch volumes not fetched are deleted with this object.
+class PoolDomainFiles final : public DomainFiles {
  public:
   explicit PoolDomainFiles(VolumeStore store) : store_(std::move(store)) {}
-  // A file the guest only reads: its content-keyed volume's path on the host.
-  Result<std::string> stage_input(const std::filesystem::path& local) { return store_.ensure_input(local); }
-  // A disk the guest writes: a fresh scratch volume's path on the host.
-  Result<std::string> stage_writable(const std::filesystem::path& local);
-  // After the domain is gone: the volume's content back into `local`, then the volume deleted.
-  Status fetch_writable(const std::string& staged, const std::filesystem::path& local);
+  Result<std::string> stage_input(const std::filesystem::path& local) override { return store_.ensure_input(local); }
+  Result<std::string> stage_writable(const std::filesystem::path& local) override;
+  // The volume's content back into `local` (then the volume is deleted).
+  Status fetch_writable(const std::string& staged, const std::filesystem::path& local) override;
   VolumeStore& store() { return store_; }
 
  private:
+  struct Staged {
+    ScratchVolume volume;
+    std::string local_backing, backing_format;  // empty: a standalone image
+  };
   VolumeStore store_;
-  std::vector<ScratchVolume> scratch_;
+  std::vector<Staged> scratch_;
 };
 
 // Writes a volume's content to `local` (sparse; temp file + rename); returns the data bytes.
@@ -130,9 +135,5 @@ Result<std::uint64_t> download_volume(virConnectPtr conn, virStorageVolPtr vol, 
 // The sha256 of a file, cached in the user's cache per (path, size, mtime, inode), so a big
 // kernel or disk is hashed once until it changes.
 Result<std::string> cached_content_hash(const std::filesystem::path& file);
-
-// Opens a libvirt connection with one line on failure (Infra): "cannot connect to libvirt at
-// URI: why". Also stops libvirt printing its errors on stderr itself: faultbox reports them.
-Result<lv::Connect> connect_libvirt(const std::string& uri);
 
 }  // namespace fb

@@ -15,7 +15,7 @@ Remote& remote() {
   auto r = std::make_unique<Remote>();
   r->user_cache = cache_root();
   setenv("FAULTBOX_CACHE_DIR", r->cache.path().c_str(), 1);
-  auto daemon = RemoteTestLibvirtd::start();
+  auto daemon = PrivateLibvirtd::start();
   if (!daemon) FAIL(daemon.error().message);
   r->daemon = std::move(*daemon);
   auto sshd = TestSshd::start();

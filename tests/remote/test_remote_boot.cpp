@@ -1,128 +1,194 @@
-// The remote path end to end, before the libvirt backend exists: kernel and boot image uploaded
-// through qemu+ssh into the faultbox pool, a transient domain booted from those volumes on the
-// "remote" daemon, and the agent answering a sync over a virDomainOpenChannel stream that
-// crosses the same ssh connection. The domain XML here is a throw-away of this test; the
-// backend writes the real one.
+// The remote path end to end through the CLI, as a user runs it: `faultbox run --connect
+// qemu+ssh://...` against the tests' own daemon behind their own sshd. Kernel and boot image go
+// up into the faultbox pool through the ssh connection (once: the second run sends nothing),
+// the agent's ports and the console cross the same connection as channel streams, and the
+// verdict and fired counts are the qemu backend's. A refused ssh key is one line, exit 5.
 #include "orchestrator/core/cache.h"
-#include "orchestrator/vm/libvirt_storage.h"
 #include "orchestrator/vm/session.h"
-#include "orchestrator/vm/vm.h"
-#include "protocol/protocol.h"
 #include "tests/remote/remote_fixture.h"
-
-#include "common/files.h"
+#include "tests/vm/vm_support.h"
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <future>
-#include <thread>
-#include <unistd.h>
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using namespace fb;
 using namespace fb::test;
 
-TEST_CASE("a domain booted through qemu+ssh from uploaded kernel and initrd answers the agent", "[boot]") {
-  Remote& r = remote();
-  // The kernel and image of faultbox's own cache (scripts/test builds them before ctest).
-  set_cache_root(r.user_cache);
-  auto kernel = find_kernel("");
-  if (!kernel) FAIL(kernel.error().message);
-  if (!*kernel) skip("no cached faultbox kernel: run `faultbox kernel build` first");
-  auto initrd = resolve_initrd("", {});
-  if (!initrd) FAIL(initrd.error().message);
-  set_cache_root({});  // back to the tests' own cache (FAULTBOX_CACHE_DIR)
+namespace {
 
-  auto conn = connect_libvirt(r.ssh_uri);
-  if (!conn) FAIL(conn.error().message);
-  auto store = VolumeStore::open(conn->get());
-  if (!store) FAIL(store.error().message);
-  auto t0 = std::chrono::steady_clock::now();
-  auto kernel_on_host = store->ensure_input(**kernel);
-  if (!kernel_on_host) FAIL(kernel_on_host.error().message);
-  auto initrd_on_host = store->ensure_input(*initrd);
-  if (!initrd_on_host) FAIL(initrd_on_host.error().message);
-  double upload_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  WARN("uploaded kernel + initrd over qemu+ssh: " << store->counters().upload_bytes << " bytes in " << upload_s << " s");
-  CHECK(store->counters().uploads == 2);
-  // What every later run pays: hashes from the cache, the pool listed, nothing sent.
-  auto again_t0 = std::chrono::steady_clock::now();
-  auto store2 = VolumeStore::open(conn->get());
-  if (!store2) FAIL(store2.error().message);
-  auto kernel_again = store2->ensure_input(**kernel);
-  auto initrd_again = store2->ensure_input(*initrd);
-  REQUIRE(kernel_again);
-  REQUIRE(initrd_again);
-  CHECK(*kernel_again == *kernel_on_host);
-  CHECK(*initrd_again == *initrd_on_host);
-  CHECK(store2->counters().upload_bytes == 0);
-  WARN("the same two again: " << store2->counters().upload_bytes << " bytes in "
-                              << std::chrono::duration<double>(std::chrono::steady_clock::now() - again_t0).count() << " s");
-
-  VmSpec spec;
-  spec.kernel = **kernel;
-  spec.initrd = *initrd;
-  std::string name = "faultbox-remote-boot-" + std::to_string(getpid());
-  std::string console_log = "/var/log/libvirt/" + name + "-console.log";  // on the host
-  std::string xml = "<domain type='qemu'><name>" + name +
-                    "</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-                    "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>" + *kernel_on_host +
-                    "</kernel><initrd>" + *initrd_on_host + "</initrd><cmdline>" + guest_kernel_cmdline(spec) +
-                    "</cmdline></os><features><acpi/></features><on_reboot>destroy</on_reboot>"
-                    "<on_crash>destroy</on_crash><devices>"
-                    "<serial type='file'><source path='" + console_log + "'/><target port='0'/></serial>"
-                    "<channel type='unix'><source mode='bind'/><target type='virtio' name='" +
-                    proto::kControlPortName + "'/></channel>"
-                    "<channel type='unix'><source mode='bind'/><target type='virtio' name='" +
-                    proto::kTracePortName + "'/></channel>"
-                    "<memballoon model='none'/></devices></domain>";
-  auto boot_t0 = std::chrono::steady_clock::now();
-  lv::Domain dom(virDomainCreateXML(conn->get(), xml.c_str(), 0));
-  if (!dom) FAIL(lv::last_error("create domain"));
-  struct Destroy {
-    virDomainPtr d;
-    ~Destroy() { virDomainDestroy(d); }
-  } destroy{dom.get()};
-
-  lv::Stream stream(virStreamNew(conn->get(), 0));
-  REQUIRE(stream);
-  if (virDomainOpenChannel(dom.get(), proto::kControlPortName, stream.get(), 0) != 0)
-    FAIL(lv::last_error("open channel " + std::string(proto::kControlPortName)));
-  // The agent opens its port only once it is up: ask again until a sync comes back. The reads
-  // block, so they run in a thread; destroying the domain ends the stream if nothing comes.
-  const std::string token = "remote-" + std::to_string(getpid());
-  std::atomic<bool> answered{false};
-  std::string received;
-  std::thread reader([&] {
-    char buf[4096];
-    for (;;) {
-      int n = virStreamRecv(stream.get(), buf, sizeof buf);
-      if (n <= 0) return;
-      received.append(buf, static_cast<std::size_t>(n));
-      if (received.find("\"token\":\"" + token + "\"") != std::string::npos) {
-        answered = true;
-        return;
-      }
-    }
-  });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  int id = 0;
-  while (!answered && std::chrono::steady_clock::now() < deadline) {
-    std::string line = "{\"id\":" + std::to_string(++id) + ",\"op\":\"sync\",\"token\":\"" + token + "\"}\n";
-    virStreamSend(stream.get(), line.data(), line.size());
-    for (int i = 0; i < 10 && !answered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+// The pool's files on the "remote" host, with their modification times: an upload rewrites one.
+std::map<std::string, std::int64_t> pool_files(const Remote& r) {
+  std::map<std::string, std::int64_t> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(r.daemon->var_lib() / "faultbox", ec)) {
+    struct stat st {};
+    if (stat(e.path().c_str(), &st) == 0)
+      out[e.path().filename().string()] = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   }
-  double boot_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - boot_t0).count();
-  virDomainDestroy(dom.get());
-  reader.join();
-  auto console = read_file(r.daemon->var_log() / (name + "-console.log"));
-  INFO("console: " << (console ? last_lines(*console, 15) : console.error().message));
-  INFO("received: " << received);
-  REQUIRE(answered);
-  WARN("domain start to the agent's sync reply over qemu+ssh: " << boot_s << " s");
+  return out;
+}
 
-  // Gone after destroy: a transient domain leaves no definition behind.
-  lv::Domain after(virDomainLookupByName(conn->get(), name.c_str()));
-  CHECK_FALSE(after);
+// What the pool's files hold on the host's disk (sparse files count their data only).
+std::uint64_t pool_data_bytes(const Remote& r) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(r.daemon->var_lib() / "faultbox", ec)) {
+    struct stat st {};
+    if (stat(e.path().c_str(), &st) == 0) n += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return n;
+}
+
+std::size_t count_prefixed(const std::map<std::string, std::int64_t>& files, const std::string& prefix,
+                           const std::string& suffix) {
+  std::size_t n = 0;
+  for (auto& [name, _] : files)
+    if (name.rfind(prefix, 0) == 0 && name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      ++n;
+  return n;
+}
+
+struct CliRun {
+  Run run;
+  nlohmann::json json;
+  double seconds = 0;
+};
+
+// faultbox run on the real kernel and image cache (the remote fixture gave the tests' own
+// process a scratch cache, for the content hashes of its storage cases).
+CliRun faultbox_run(const Remote& r, const ScratchDir& rt, const std::string& example, std::vector<std::string> extra) {
+  auto json_path = (rt.path() / "report.json").string();
+  fs::remove(json_path);
+  std::vector<std::string> args = {source(example), "--json", json_path};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunOptions o;
+  o.env["FAULTBOX_CACHE_DIR"] = r.user_cache.string();
+  auto t0 = std::chrono::steady_clock::now();
+  CliRun out{faultbox_in(rt, "run", args, o), {}, 0};
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (auto text = read_file(json_path); text.ok()) out.json = nlohmann::json::parse(*text);
+  return out;
+}
+
+void same_results(const nlohmann::json& remote_json, const nlohmann::json& qemu_json) {
+  CHECK(remote_json["verdict"] == qemu_json["verdict"]);
+  CHECK(remote_json["backend"] == "libvirt");
+  REQUIRE(remote_json["faults"].size() == qemu_json["faults"].size());
+  for (std::size_t i = 0; i < remote_json["faults"].size(); ++i)
+    CHECK(remote_json["faults"][i]["fired"] == qemu_json["faults"][i]["fired"]);
+  REQUIRE(remote_json["steps"].size() == qemu_json["steps"].size());
+  for (std::size_t i = 0; i < remote_json["steps"].size(); ++i)
+    CHECK(remote_json["steps"][i]["exit_code"] == qemu_json["steps"][i]["exit_code"]);
+}
+
+}  // namespace
+
+TEST_CASE("faultbox run --connect qemu+ssh:// runs an example as the qemu backend does, uploading once", "[boot]") {
+  Remote& r = remote();
+  {
+    set_cache_root(r.user_cache);
+    auto kernel = find_kernel("");
+    set_cache_root({});
+    if (!kernel) FAIL(kernel.error().message);
+    if (!*kernel) skip("no cached faultbox kernel: run `faultbox kernel build` first");
+  }
+  ScratchDir rt;
+  const std::string example = "examples/failslab-one-task.toml";
+  auto q = faultbox_run(r, rt, example, {});
+  INFO(q.run.out << q.run.err);
+  REQUIRE(q.json.is_object());
+  CHECK(q.json["verdict"] == "pass");
+
+  const auto before = pool_files(r);
+  auto first = faultbox_run(r, rt, example, {"--connect", r.ssh_uri});
+  INFO(first.run.out << first.run.err);
+  CHECK(first.run.status.code == 0);
+  REQUIRE(first.json.is_object());
+  same_results(first.json, q.json);
+  const auto after_first = pool_files(r);
+  // Kernel and initrd, each a finished input (its .done marker); no scratch volume is left.
+  CHECK(count_prefixed(after_first, "faultbox-input-", ".done") == count_prefixed(before, "faultbox-input-", ".done") + 2);
+  CHECK(count_prefixed(after_first, "faultbox-scratch-", "") == 0);
+  WARN("qemu+ssh run (first, uploads kernel + initrd: " << pool_data_bytes(r) << " bytes in the pool): " << first.seconds << " s; qemu: "
+                                                                                  << q.seconds << " s");
+
+  // The second run sends nothing: the pool holds the same files, none rewritten.
+  auto second = faultbox_run(r, rt, example, {"--connect", r.ssh_uri});
+  INFO(second.run.out << second.run.err);
+  CHECK(second.run.status.code == 0);
+  REQUIRE(second.json.is_object());
+  same_results(second.json, q.json);
+  CHECK(pool_files(r) == after_first);
+  WARN("qemu+ssh run (second, nothing uploaded): " << second.seconds << " s");
+
+  // Two slots on the one daemon, one through its local socket and one through ssh: 2 scenarios
+  // x 2 repeats, all passing, and the ssh slot's runs send nothing either.
+  auto batch_json = (rt.path() / "batch.json").string();
+  RunOptions o;
+  o.env["FAULTBOX_CACHE_DIR"] = r.user_cache.string();
+  auto t0 = std::chrono::steady_clock::now();
+  auto batch = faultbox_in(rt, "run",
+                           {source(example), source("examples/fail-page-alloc-fork-enomem.toml"), "--connect", r.local_uri,
+                            "--connect", r.ssh_uri, "--repeat", "2", "--json", batch_json},
+                           o);
+  INFO(batch.out << batch.err);
+  CHECK(batch.status.code == 0);
+  auto merged = read_file(batch_json);
+  REQUIRE(merged.ok());
+  auto bj = nlohmann::json::parse(*merged);
+  CHECK(bj["runs"].size() == 4);
+  std::set<std::string> slots;
+  for (auto& run : bj["runs"]) {
+    CHECK(run["verdict"] == "pass");
+    slots.insert(run["slot"].dump());
+  }
+  CHECK(slots.size() == 2);
+  CHECK(pool_files(r) == after_first);
+  WARN("run A B --connect local --connect qemu+ssh --repeat 2: "
+       << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
+  CHECK(r.daemon->domains().empty());
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("a disk goes up to the remote host and comes back for the inspection", "[boot]") {
+  Remote& r = remote();
+  ScratchDir rt;
+  // S2: make-it-fail on one partition; the inspection after the run names the lost file.
+  const std::string example = "examples/partition-fails-sibling-survives.toml";
+  const auto bytes_before = pool_data_bytes(r);
+  auto run = faultbox_run(r, rt, example, {"--connect", r.ssh_uri});
+  INFO(run.run.out << run.run.err);
+  if (run.run.err.find("no cached faultbox kernel") != std::string::npos) skip("no cached faultbox kernel");
+  CHECK(run.run.status.code == 0);
+  REQUIRE(run.json.is_object());
+  CHECK(run.json["verdict"] == "pass");
+  CHECK(run.json["backend"] == "libvirt");
+  CHECK_FALSE(run.json["disks"].empty());  // inspected, from the disk that came back
+  CHECK(count_prefixed(pool_files(r), "faultbox-scratch-", "") == 0);
+  CHECK(r.daemon->domains().empty());
+  WARN("qemu+ssh run with a disk up and back: " << run.seconds << " s; the disk's base left in the pool: "
+                                                 << pool_data_bytes(r) - bytes_before << " bytes");
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("a refused ssh key through the CLI: one line, exit 5, nothing left", "[boot]") {
+  Remote& r = remote();
+  ScratchDir rt;
+  const auto before = pool_files(r);
+  auto run = faultbox_run(r, rt, "examples/failslab-one-task.toml",
+                          {"--connect", r.sshd->libvirt_uri(r.daemon->socket(), r.sshd->refused_key())});
+  INFO(run.run.out << run.run.err);
+  CHECK(run.run.status.code == 5);
+  CHECK_THAT(run.run.err, Catch::StartsWith("faultbox: libvirt: cannot connect to qemu+ssh://"));
+  CHECK(std::count(run.run.err.begin(), run.run.err.end(), '\n') == 1);
+  CHECK_FALSE(run.json.is_object());  // no report of a run that never started
+  CHECK(pool_files(r) == before);
+  CHECK(r.daemon->domains().empty());
+  require_no_leftovers(rt);
 }

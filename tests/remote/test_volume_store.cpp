@@ -2,7 +2,11 @@
 // qemu+ssh:// through a real sshd on 127.0.0.1: a kernel-sized input goes up once, comes back
 // identical, is reused, survives racing uploaders and a killed one; scratch disks go up, come
 // back with what was written on the host, and go away. No VM boots.
+#include "common/process.h"
+#include "orchestrator/disks/disk_image.h"
 #include "orchestrator/vm/libvirt_storage.h"
+
+#include <nlohmann/json.hpp>
 #include "tests/remote/remote_fixture.h"
 #include "tests/support/support.h"
 
@@ -55,7 +59,7 @@ fs::path make_dense_file(const fs::path& dir, std::size_t size, unsigned seed) {
 }
 
 lv::Connect connect(const std::string& uri) {
-  auto conn = connect_libvirt(uri);
+  auto conn = libvirt_connect(uri);
   if (!conn) FAIL(conn.error().message);
   return std::move(*conn);
 }
@@ -362,12 +366,12 @@ TEST_CASE("a refused ssh key, a wrong socket or a host nobody serves fail in one
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.what) {
       auto t0 = std::chrono::steady_clock::now();
-      auto conn = connect_libvirt(c.uri);
+      auto conn = libvirt_connect(c.uri);
       REQUIRE_FALSE(conn);
       INFO(conn.error().message);
       CHECK(conn.error().kind == ErrorKind::Infra);
       CHECK(conn.error().message.find('\n') == std::string::npos);
-      CHECK(conn.error().message.rfind("cannot connect to libvirt at " + c.uri, 0) == 0);
+      CHECK(conn.error().message.rfind("libvirt: cannot connect to " + c.uri, 0) == 0);
       CHECK(conn.error().message.find(c.says) != std::string::npos);
       CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15));
     }
@@ -409,4 +413,26 @@ TEST_CASE("the backend's file seam over the pool: inputs by content, a written d
     CHECK(fs::exists(r.daemon->var_lib() / "faultbox" / fs::path(staged_disk).filename()));
   }
   CHECK_FALSE(fs::exists(r.daemon->var_lib() / "faultbox" / fs::path(staged_disk).filename()));
+
+  // A qcow2 overlay on a local base (what every scenario disk is): the base goes up once as an
+  // input, the overlay alone as scratch, naming the host's base; back home it names the local one.
+  auto backing_of = [](const fs::path& image) {
+    auto info = run_capture({"qemu-img", "info", "-U", "--output=json", image.string()});
+    REQUIRE(info);
+    return nlohmann::json::parse(info->output).value("backing-filename", "");
+  };
+  PoolDomainFiles files(open_store(conn.get()));
+  fs::path base = make_dense_file(dir.path(), 1 << 20, 63);
+  fs::path overlay = dir.path() / "disk.qcow2";
+  REQUIRE(create_overlay(base, "raw", overlay));
+  auto staged = files.stage_writable(overlay);
+  if (!staged) FAIL(staged.error().message);
+  CHECK(files.store().counters().uploads == 2);  // the base as an input, then the overlay
+  std::string host_base = backing_of(r.daemon->var_lib() / "faultbox" / fs::path(*staged).filename());
+  CHECK_THAT(host_base, Catch::StartsWith("/var/lib/libvirt/faultbox/faultbox-input-"));
+  if (auto back = files.fetch_writable(*staged, overlay); !back) FAIL(back.error().message);
+  CHECK(backing_of(overlay) == fs::absolute(base).string());
+  auto again = files.stage_writable(overlay);  // the next run: the overlay only
+  REQUIRE(again);
+  CHECK(files.store().counters().uploads == 3);
 }

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     if (arg == "--die-after-bytes" && i + 1 < argc) die_after = std::strtoull(argv[++i], nullptr, 10);
     else if (arg == "--die") die = true;
   }
-  auto conn = fb::connect_libvirt(uri);
+  auto conn = fb::libvirt_connect(uri);
   if (!conn) {
     std::fprintf(stderr, "%s\n", conn.error().message.c_str());
     return 5;

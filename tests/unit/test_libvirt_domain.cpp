@@ -28,7 +28,7 @@ std::vector<pt::ptree> children(const pt::ptree& t, const std::string& name) {
   return out;
 }
 
-const DomainOwner kOwner{4242, 987654, "0b5c6f3e-1111-2222-3333-444455556666"};
+const LibvirtOwner kOwner{"0b5c6f3e-1111-2222-3333-444455556666", 4242, 987654};
 
 }  // namespace
 
@@ -180,23 +180,6 @@ TEST_CASE("libvirt owner records: what libvirt gives back parses, damaged ones d
   CHECK(!parse_owner_metadata("<owner pid='3' start_ticks='1' boot_id=''/>"));
 }
 
-TEST_CASE("libvirt orphans: a dead owner or a reused pid on this boot, never another host's domain") {
-  auto alive_since = [](std::uint64_t t) {
-    return [t](long) -> std::optional<std::uint64_t> { return t; };
-  };
-  auto gone = [](long) -> std::optional<std::uint64_t> { return std::nullopt; };
-  DomainOwner o{100, 5000, "boot-a"};
-  CHECK(!is_orphan(o, "boot-a", alive_since(5000)));  // its owner still runs
-  CHECK(is_orphan(o, "boot-a", gone));                // its owner is gone
-  CHECK(is_orphan(o, "boot-a", alive_since(9000)));   // the pid now names a later process
-  CHECK(!is_orphan(o, "boot-b", gone));               // another host (or boot): not ours to judge
-  // This process, as the backend records it, is alive.
-  auto me = this_process_owner();
-  REQUIRE(me.ok());
-  CHECK(!is_orphan(*me, me->boot_id, process_start_ticks));
-  CHECK(!process_start_ticks(0x7ffffff0));
-}
-
 TEST_CASE("libvirt domain names say what the VM is for and stay within [A-Za-z0-9._-]") {
   CHECK(domain_name("failslab-one-task", 123, 1) == "faultbox-failslab-one-task-123-1");
   CHECK(domain_name("a b/c", 5, 2) == "faultbox-a-b-c-5-2");
@@ -214,4 +197,17 @@ TEST_CASE("libvirt sysrq keys are Linux input keycodes") {
   CHECK(linux_keycode('m') == 50u);
   CHECK(!linux_keycode('W'));
   CHECK(!linux_keycode('?'));
+}
+
+TEST_CASE("libvirt URIs: a transport or a host part is a remote host, whose files go through the pool") {
+  for (const char* remote : {"qemu+ssh://root@127.0.0.1:2222/system?socket=/s&keyfile=/k", "qemu+tcp://h/system",
+                             "qemu+tls://host.example/system", "qemu://host/system", "qemu+libssh2://u@h/system"}) {
+    INFO(remote);
+    CHECK(libvirt_uri_is_remote(remote));
+  }
+  for (const char* local : {"", "qemu:///system", "qemu:///session", "qemu:///system?socket=/tmp/fb-lvd-x/sock/libvirt-sock",
+                            "qemu+unix:///system?socket=/s", "test:///default"}) {
+    INFO(local);
+    CHECK_FALSE(libvirt_uri_is_remote(local));
+  }
 }

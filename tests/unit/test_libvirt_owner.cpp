@@ -41,3 +41,16 @@ TEST_CASE("an owner is gone only when it ran in this boot and its process is no 
   elsewhere.boot_id = "00000000-0000-0000-0000-000000000000";
   CHECK_FALSE(elsewhere.gone());
 }
+
+TEST_CASE("the orphan rule: a dead owner or a reused pid on this boot, never another host's object") {
+  auto alive_since = [](unsigned long long t) {
+    return [t](pid_t) -> std::optional<unsigned long long> { return t; };
+  };
+  auto no_process = [](pid_t) -> std::optional<unsigned long long> { return std::nullopt; };
+  LibvirtOwner o{"boot-a", 100, 5000};
+  CHECK(!o.gone("boot-a", alive_since(5000)));  // its owner still runs
+  CHECK(o.gone("boot-a", no_process));          // its owner is gone
+  CHECK(o.gone("boot-a", alive_since(9000)));   // the pid now names a later process
+  CHECK(!o.gone("boot-b", no_process));         // another host (or boot): not ours to judge
+  CHECK(!LibvirtOwner::start_ticks_of(0x7ffffff0));
+}

@@ -1,4 +1,4 @@
-#include "tests/support/private_libvirtd.h"
+#include "tests/support/sshd.h"
 
 #include "common/files.h"
 
@@ -22,30 +22,6 @@ void skip(const std::string& why) {
 
 void skip_unless_root(const std::string& what) {
   if (geteuid() != 0) skip(what + ": needs root (a private libvirtd in a mount namespace, sshd)");
-}
-
-static std::string script_path() { return std::string(FAULTBOX_SOURCE_DIR) + "/scripts/private-libvirtd"; }
-
-Result<std::unique_ptr<RemoteTestLibvirtd>> RemoteTestLibvirtd::start() {
-  std::unique_ptr<RemoteTestLibvirtd> daemon(new RemoteTestLibvirtd);
-  auto run = run_capture({script_path(), "start", (daemon->dir_.path() / "d").string()}, true);
-  if (!run || run->status.code != 0) {
-    // Stop whatever half started: the destructor runs the script's stop.
-    return make_error(ErrorKind::Infra, "private libvirtd did not start: {}", run ? run->output : run.error().message);
-  }
-  std::string out = run->output;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  daemon->uri_ = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
-  // The namespace's /run is DIR/run, without the lock dir where libvirt locks a channel that
-  // virDomainOpenChannel opens ("Couldn't create lock file for device"); the libvirt branch's
-  // scripts/private-libvirtd makes it too, after which this is a no-op.
-  std::error_code ec;
-  fs::create_directories(daemon->dir_.path() / "d/run/lock", ec);
-  return daemon;
-}
-
-RemoteTestLibvirtd::~RemoteTestLibvirtd() {
-  (void)run_capture({script_path(), "stop", (dir_.path() / "d").string()}, true);
 }
 
 // A port nobody listens on now; sshd binds it a moment later (retried when someone was faster).

@@ -1,7 +1,6 @@
 #pragma once
-// A libvirtd of the test's own (scripts/private-libvirtd in a temp dir), stopped with the
-// fixture; and an sshd on 127.0.0.1 through which that daemon is reached as a remote host.
-// Both need root: tests call skip_unless_root() first.
+// An sshd on 127.0.0.1 through which a private libvirtd (libvirtd.h) is reached as a remote
+// host. Needs root: tests call skip_unless_root() first.
 #include "common/process.h"
 #include "common/result.h"
 #include "tests/support/support.h"
@@ -16,25 +15,6 @@ namespace fb::test {
 inline constexpr int kSkipExitCode = 77;
 [[noreturn]] void skip(const std::string& why);
 void skip_unless_root(const std::string& what);
-
-class RemoteTestLibvirtd {
- public:
-  static Result<std::unique_ptr<RemoteTestLibvirtd>> start();
-  ~RemoteTestLibvirtd();  // scripts/private-libvirtd stop: its domains destroyed, the daemon gone
-  RemoteTestLibvirtd(const RemoteTestLibvirtd&) = delete;
-  RemoteTestLibvirtd& operator=(const RemoteTestLibvirtd&) = delete;
-
-  const std::string& uri() const { return uri_; }  // qemu:///system?socket=...
-  std::filesystem::path socket() const { return dir_.path() / "d/sock/libvirt-sock"; }
-  // The daemon's /var/lib/libvirt as seen from outside its mount namespace.
-  std::filesystem::path var_lib() const { return dir_.path() / "d/lib"; }
-  std::filesystem::path var_log() const { return dir_.path() / "d/log"; }  // its /var/log/libvirt
-
- private:
-  RemoteTestLibvirtd() = default;
-  ScratchDir dir_;
-  std::string uri_;
-};
 
 class TestSshd {
  public:
