@@ -17,7 +17,12 @@ inline std::string source(const std::string& rel) { return std::string(FAULTBOX_
 inline std::set<std::string> cache_entries(const std::string& subdir) {
   std::set<std::string> out;
   std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(cache_root() / subdir, ec)) out.insert(e.path().filename().string());
+  for (auto& e : std::filesystem::directory_iterator(cache_root() / subdir, ec)) {
+    std::string name = e.path().filename().string();
+    // <entry>.lock is the flock two faultbox processes meet on; it stays (removing it would race
+    // a waiter) and is not an entry.
+    if (!name.ends_with(".lock")) out.insert(name);
+  }
   return out;
 }
 
