@@ -62,4 +62,21 @@ std::string xml_escape(std::string_view s) {
   return o;
 }
 
+std::string html_escape(std::string_view s, TextLayout layout) {
+  std::string shown = printable(s, std::string_view::npos, layout);
+  std::string o;
+  o.reserve(shown.size());
+  for (char c : shown) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
 }  // namespace fb

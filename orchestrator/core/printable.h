@@ -23,4 +23,10 @@ std::string printable(std::string_view s, std::size_t cap = std::string_view::np
 // spaces.
 std::string xml_escape(std::string_view s);
 
+// Text for an HTML page, in an element or a quoted attribute value: shown as printable() shows
+// it (control bytes, C1 controls and invalid UTF-8 as `\xNN`, so the page is valid UTF-8 and
+// shows what the bytes were), then the markup characters as entities, so guest text can never
+// open a tag or leave an attribute.
+std::string html_escape(std::string_view s, TextLayout layout = TextLayout::Lines);
+
 }  // namespace fb
