@@ -239,7 +239,8 @@ constexpr std::string_view kScript = R"JS(
     });
   });
   var m = /^#filter=([a-z-]+)$/.exec(location.hash);
-  if (m) { active = m[1]; apply(); }
+  if (m) active = m[1];
+  apply();
 })();
 )JS";
 
