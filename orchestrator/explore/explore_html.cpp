@@ -144,6 +144,7 @@ struct SiteKey {
   long long nth = -1;    // numeric order for nth rows
   std::string variant;   // data-variant: "nth", "-ENOMEM/once", "drop_writes"
   std::string variant_head;
+  std::string type;      // a function's error-injection type (ERRNO, TRUE, NULL, ...)
 };
 
 SiteKey site_of(const json& run) {
@@ -162,6 +163,7 @@ SiteKey site_of(const json& run) {
     std::string fn = text_of(s, "function");
     k.row_key = "function:" + fn;
     k.row_name = fn;
+    k.type = text_of(s, "type");
     std::string retval = text_of(s, "retval"), mode = text_of(s, "mode");
     k.variant = retval + "/" + mode;
     k.variant_head = retval + " " + mode;
@@ -280,7 +282,7 @@ td.outcome a { color: inherit; } td.outcome a.evidence { font-size: 11px; }
 .outcome.pass { background: #c8e6c9; color: #000; }
 .outcome.not-run { background: #fff; color: #666; border-style: dashed; }
 .outcome.absent { background: #fafafa; color: #bbb; }
-.none { color: #888; }
+.none { color: #888; } .type { font-weight: 400; font-size: 11px; color: #666; }
 tr[hidden] { display: none; }
 .detail { max-width: 50em; overflow-wrap: anywhere; }
 )CSS";
@@ -360,8 +362,9 @@ std::string matrix_html(std::string_view kind, std::string_view heading, const s
     out += fmt::format("<th class=\"variant\" data-variant=\"{}\">{}</th>", esc(variant), esc(head));
   out += "</tr></thead>\n<tbody>\n";
   for (Row* r : rows) {
-    out += fmt::format("<tr class=\"site\" data-site=\"{}\" data-outcomes=\"{}\"><th class=\"site-name\">{}</th><td>{}</td>",
-                       esc(r->key.row_key), join(r->outcomes, " "), esc(r->key.row_name), compact_stack(r->frames));
+    out += fmt::format("<tr class=\"site\" data-site=\"{}\" data-outcomes=\"{}\"><th class=\"site-name\">{}{}</th><td>{}</td>",
+                       esc(r->key.row_key), join(r->outcomes, " "), esc(r->key.row_name),
+                       r->key.type.empty() ? "" : " <span class=\"type\">" + esc(r->key.type) + "</span>", compact_stack(r->frames));
     for (const auto& [variant, head] : columns) {
       (void)head;
       auto it = r->cells.find(variant);
@@ -417,6 +420,11 @@ std::string facts_html(const json& report) {
                    esc(or_dash(text_of(vms, "replaced"))), esc(or_dash(text_of(vms, "jobs"))), seconds_text(number_of(vms, "boot_s_median")),
                    seconds_text(number_of(vms, "run_overhead_s_median"))),
        "vms");
+  if (auto notes = strings_of(discovery, "notes"); !notes.empty()) {
+    std::string list;
+    for (const auto& n : notes) list += "<li>" + esc(n) + "</li>";
+    fact("discovery notes", "<ul class=\"notes\">" + list + "</ul>", "notes");
+  }
   if (std::string ver = text_of(report, "faultbox_version"); !ver.empty()) fact("faultbox", esc(ver), "version");
   out += "</table>\n";
   return out;
@@ -568,9 +576,14 @@ std::string render_explore_html(const nlohmann::json& report) {
   out += "<meta name=\"generator\" content=\"faultbox explore\">\n";
   out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", esc(page_title), kStyle);
   out += "<h1>faultbox explore</h1>\n";
-  if (partial)
-    out += "<div class=\"banner partial\" id=\"partial\" role=\"alert\">partial: interrupted &mdash; the exploration did not "
-           "finish (Ctrl-C or over its budget); runs not reached are counted as not-run</div>\n";
+  if (partial) {
+    // stopped_because (the engine's word: "interrupted", "over --budget", ...) when it says more.
+    std::string why = text_of(report, "stopped_because");
+    out += fmt::format(
+        "<div class=\"banner partial\" id=\"partial\" role=\"alert\">partial: interrupted{} &mdash; the exploration did not "
+        "finish (Ctrl-C or over its budget); runs not reached are counted as not-run</div>\n",
+        why.empty() || why == "interrupted" ? std::string() : " (" + esc(why) + ")");
+  }
   if (text_of(report, "format") != "faultbox-explore/1")
     out += fmt::format("<div class=\"banner partial\" id=\"format\">unexpected report format: {}</div>\n",
                        esc(text_of(report, "format")));

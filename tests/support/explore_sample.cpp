@@ -37,7 +37,8 @@ json nth_run(int id, int nth, const std::vector<std::string>& stack, const char*
 json function_run(int id, const char* function, const char* retval, const char* mode, const char* outcome, int exit_code,
                   int fired, const std::vector<std::string>& stack) {
   json r = nth_run(id, 0, stack, outcome, exit_code, fired, 0.31);
-  r["site"] = {{"kind", "function"}, {"function", function}, {"retval", retval}, {"mode", mode}, {"stack", stack}};
+  r["site"] = {{"kind", "function"}, {"function", function}, {"type", std::string(retval) == "1" ? "TRUE" : "ERRNO"},
+               {"retval", retval}, {"mode", mode}, {"stack", stack}};
   return r;
 }
 

@@ -181,8 +181,13 @@ TEST_CASE("explore page: partial banner when the exploration did not complete", 
   auto doc = parse_html(render_explore_html(report));
   const HtmlElement* banner = doc->by_id("partial");
   REQUIRE(banner);
-  CHECK(banner->text.rfind("partial: interrupted", 0) == 0);
+  CHECK(banner->text.rfind("partial: interrupted ", 0) == 0);
   CHECK(doc->by_id("format") == nullptr);
+  // The engine's reason, when it says more than "interrupted".
+  report["stopped_because"] = "over --budget";
+  doc = parse_html(render_explore_html(report));
+  REQUIRE(doc->by_id("partial"));
+  CHECK(doc->by_id("partial")->text.rfind("partial: interrupted (over --budget)", 0) == 0);
 }
 
 TEST_CASE("explore page: an empty report and a damaged one still render", "[explore_html]") {
