@@ -599,9 +599,10 @@ std::string render_explore_html(const nlohmann::json& report) {
     auto it = by_kind.find(std::string(kind));
     if (it != by_kind.end()) out += matrix_html(kind, heading, it->second, columns_of(runs, kind));
   }
-  for (const auto& [kind, list] : by_kind) {
+  for (const auto& entry : by_kind) {
+    const std::string& kind = entry.first;  // named, not a structured binding: clang 14 cannot capture those
     bool known = std::any_of(kKinds.begin(), kKinds.end(), [&](const auto& k) { return k.first == kind; });
-    if (!known) out += matrix_html(kind, "Other sites", list, columns_of(runs, kind));
+    if (!known) out += matrix_html(kind, "Other sites", entry.second, columns_of(runs, kind));
   }
   out += groups_html(report, runs_by_id);
   out += functions_html(report);
