@@ -43,6 +43,85 @@ Status write_proc_knob(pid_t pid, const std::string& knob, const std::string& va
   return {};
 }
 
+// Where execvp would look for program: itself when it names a path, else each directory of
+// the command's PATH (the first PATH= of its environment, the one its own getenv sees).
+std::vector<std::string> program_candidates(const std::string& program, const std::vector<std::string>& env) {
+  if (program.empty()) return {};  // execvp: ENOENT
+  if (program.find('/') != std::string::npos) return {program};
+  std::string path = "/bin:/usr/bin";  // execvp's default when PATH is unset
+  for (auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+      break;
+    }
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t colon = path.find(':', start);
+    std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    out.push_back(dir.empty() ? program : dir + "/" + program);  // an empty entry is the cwd
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return out;
+}
+
+// What a vfork'd child needs to become the step, all made before the vfork: the child shares
+// the agent's memory until it execs, so it may not allocate, and nothing it writes may matter.
+struct StepChild {
+  char* const* argv;
+  char* const* envp;
+  char** sh_argv;  // {"/bin/sh", <slot for the file>, argv[1]..., nullptr}
+  const std::vector<std::string>* program;  // the paths to try, in order
+  const char* cwd;
+  int out_fd, err_fd, status_fd;
+  int cgroup_procs;  // the step cgroup's cgroup.procs, or -1
+  bool trace_me;     // stop at exec for the agent (make-it-fail, fail-nth, aimed faults)
+};
+
+// The vfork'd child: only system calls from here on (its fd table and signal actions are its
+// own). A failure before exec goes back on the close-on-exec status pipe as {stage, errno}.
+[[noreturn]] __attribute__((noinline)) void become_step(const StepChild& c) {
+  auto fail = [&](int stage) {
+    int report[2] = {stage, errno};
+    (void)!write(c.status_fd, report, sizeof report);
+    _exit(127);
+  };
+  setsid();
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  int devnull = open("/dev/null", O_RDONLY);
+  dup2(devnull, 0);
+  dup2(c.out_fd, 1);
+  dup2(c.err_fd, 2);
+  // Into the step's cgroup before exec, so everything the step starts is in it.
+  if (c.cgroup_procs >= 0 && write(c.cgroup_procs, "0", 1) != 1) fail(kChildStageCgroup);
+  // The mark must start at the program's first instruction, not before execve (whose own
+  // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
+  if (c.trace_me) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+  if (chdir(c.cwd) != 0) fail(kChildStageExec);
+  int first_error = ENOENT;
+  for (auto& candidate : *c.program) {
+    execve(candidate.c_str(), c.argv, c.envp);
+    if (errno == ENOEXEC) {
+      c.sh_argv[1] = const_cast<char*>(candidate.c_str());
+      execve("/bin/sh", c.sh_argv, c.envp);
+      errno = ENOEXEC;
+    }
+    // execvp's rule: keep looking past a missing file; remember "permission denied".
+    if (errno == EACCES) first_error = EACCES;
+    else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT) {
+      first_error = errno;
+      break;
+    }
+  }
+  errno = first_error;
+  fail(kChildStageExec);
+  __builtin_unreachable();
+}
+
 }  // namespace
 
 std::uint64_t monotonic_ns() {
@@ -340,35 +419,21 @@ AgentResult<Agent::SpawnedStep> Agent::spawn_step(const ExecRequest& r, std::uin
   cargv.push_back(nullptr);
   for (auto& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
+  // execvp's search, done by hand: execvp would read the agent's own environ (as PID 1 the
+  // kernel gives it no PATH) and setting environ in a vfork child would change the agent's.
+  std::vector<std::string> program = program_candidates(argv[0], env);
+  // A file without a #! line is run by /bin/sh, as execvp does (slot 1 takes the candidate).
+  std::vector<char*> sh_argv = {const_cast<char*>("/bin/sh"), nullptr};
+  for (std::size_t i = 1; i < argv.size(); ++i) sh_argv.push_back(argv[i].data());
+  sh_argv.push_back(nullptr);
+  StepChild child{cargv.data(), cenv.data(), sh_argv.data(), &program, r.cwd.c_str(),
+                  out[1],       err[1],      status_pipe[1], cgroup_procs,     r.stop_at_exec()};
 
-  pid_t pid = fork();
-  if (pid == 0) {
-    setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    auto fail = [&](int stage) {
-      int report[2] = {stage, errno};
-      (void)!write(status_pipe[1], report, sizeof report);
-      _exit(127);
-    };
-    // Into the step's cgroup before exec, so everything the step starts is in it.
-    if (cgroup_procs >= 0 && write(cgroup_procs, "0", 1) != 1) fail(kChildStageCgroup);
-    // The mark must start at the program's first instruction, not before execve (whose own
-    // allocations would fail). Stop at the exec under ptrace; the agent marks us, then detaches.
-    if (r.stop_at_exec()) ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
-    if (chdir(r.cwd.c_str()) != 0) fail(kChildStageExec);
-    // execvpe would search the agent's own PATH (as PID 1 the kernel gives it none); the
-    // command's PATH must decide where its program is found.
-    environ = cenv.data();
-    execvp(cargv[0], cargv.data());
-    fail(kChildStageExec);
-  }
+  // vfork, not fork: under TCG, copying the agent's page tables and then taking copy-on-write
+  // faults until exec cost most of an `exec true` round trip (docs/benchmarks.md). The agent
+  // is single-threaded and waits here until the child has exec'd or exited.
+  pid_t pid = vfork();
+  if (pid == 0) become_step(child);
   if (step.cgroup) step.cgroup->close_procs();
   close(out[1]);
   close(err[1]);
@@ -376,7 +441,7 @@ AgentResult<Agent::SpawnedStep> Agent::spawn_step(const ExecRequest& r, std::uin
   step.out.reset(out[0]);
   step.err.reset(err[0]);
   Fd st_r(status_pipe[0]);
-  if (pid < 0) return AgentError{proto::errc::kExecFailed, std::string("fork: ") + strerror(errno)};
+  if (pid < 0) return AgentError{proto::errc::kExecFailed, std::string("vfork: ") + strerror(errno)};
   int child_failure[2] = {0, 0};  // stage, errno
   ssize_t n;
   do {

@@ -439,6 +439,8 @@ class LibvirtBackend final : public Backend {
 
   Result<std::unique_ptr<Vm>> start(asio::io_context& io, const VmSpec& spec) override {
     static std::atomic<unsigned> counter{0};
+    if (!spec.extra_qemu_args.empty())
+      return make_error(ErrorKind::Usage, "extra QEMU arguments are for the qemu backend, not libvirt");
     auto vm = std::make_unique<LibvirtVm>(io, spec, conn_.get(), uri_, *files_);
     auto st = vm->start(domain_name(spec.name_hint, getpid(), ++counter));
     if (!st) {

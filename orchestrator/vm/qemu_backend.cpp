@@ -126,6 +126,7 @@ class QemuVm final : public ChildVm {
     auto disk_args = qemu_disk_args(spec_.disks);
     if (!disk_args) return disk_args.error();
     argv.insert(argv.end(), disk_args->begin(), disk_args->end());
+    argv.insert(argv.end(), spec_.extra_qemu_args.begin(), spec_.extra_qemu_args.end());
     std::string line;
     for (auto& a : argv) line += a + " ";
     debug("qemu: {}", line);

@@ -187,6 +187,7 @@ Result<std::unique_ptr<Session>> Session::boot(const SessionOptions& o) {
   spec.disks.insert(spec.disks.end(), o.disks.begin(), o.disks.end());
   spec.disk_root = disk_root;
   spec.extra_cmdline = o.extra_cmdline;
+  spec.extra_qemu_args = o.extra_qemu_args;
   s->backend_ = std::move(*backend);
   auto t0 = std::chrono::steady_clock::now();
   FB_TRY(s->start_vm(spec));

@@ -29,6 +29,7 @@ struct SessionOptions {
   bool echo_console = false;
   std::vector<DiskSpec> disks;
   std::string extra_cmdline;
+  std::vector<std::string> extra_qemu_args;  // VmSpec::extra_qemu_args (qemu backend only)
   // "initramfs" (the image unpacked into guest RAM) or "disk": the same content in an ext4
   // root on a virtio disk of its own (orchestrator/disks/root_image.h), for big workloads.
   std::string root = "initramfs";

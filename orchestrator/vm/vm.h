@@ -51,6 +51,9 @@ struct VmSpec {
   // What the VM is for ("exec", a scenario's file name): backends that name their VMs where a
   // person sees them (libvirt: `virsh list`) put it in the name.
   std::string name_hint;
+  // Devices faultbox itself does not model, appended to QEMU's command line (qemu backend only):
+  // bench/ puts qemu-guest-agent's port into the same VM to compare the two agents.
+  std::vector<std::string> extra_qemu_args;
 };
 
 struct VmExit {

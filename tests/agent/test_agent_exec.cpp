@@ -3,6 +3,8 @@
 #include "tests/agent/fake_vm.h"
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 
 using namespace fb;
 
@@ -43,6 +45,45 @@ TEST_CASE("a missing program is an exec_failed error, not an exit code") {
   auto again = f.agent->exec(cmd({"true"}), c.sink());
   REQUIRE(again.ok());
   CHECK(again->status.code == 0);
+}
+
+// The agent searches PATH itself (it starts steps with vfork, where execvp's own search would
+// read the agent's environment): these are execvp's rules it must keep.
+TEST_CASE("exec finds programs as execvp does: PATH, a file without #! under /bin/sh, permission denied") {
+  test::FakeVm f;
+  test::Captured c;
+  test::ScratchDir dir;
+  auto write_file = [&](const std::string& name, const std::string& text, std::filesystem::perms mode) {
+    auto p = dir.path() / name;
+    std::ofstream(p) << text;
+    std::filesystem::permissions(p, mode);
+    return p.string();
+  };
+  using P = std::filesystem::perms;
+  std::string no_hashbang = write_file("no-hashbang", "echo \"ran by sh with [$1]\"\n", P::owner_all);
+  std::string not_executable = write_file("not-executable", "#!/bin/sh\necho nope\n", P::owner_read | P::owner_write);
+
+  auto r = f.agent->exec(cmd({no_hashbang, "an arg"}), c.sink());
+  REQUIRE(r.ok());
+  CHECK(r->status.code == 0);
+  CHECK(c.out == "ran by sh with [an arg]\n");
+
+  auto denied = f.agent->exec(cmd({not_executable}), c.sink());
+  REQUIRE_FALSE(denied.ok());
+  CHECK_THAT(denied.error().message, Catch::Contains("Permission denied"));
+
+  // a bare name: looked up in the command's PATH (here the default one, which has sh)
+  c.out.clear();
+  auto bare = f.agent->exec(cmd({"sh", "-c", "echo found"}), c.sink());
+  REQUIRE(bare.ok());
+  CHECK(c.out == "found\n");
+
+  auto missing = f.agent->exec(cmd({"no-such-program-anywhere"}), c.sink());
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("No such file"));
+  auto empty = f.agent->exec(cmd({""}), c.sink());
+  REQUIRE_FALSE(empty.ok());
+  CHECK_THAT(empty.error().message, Catch::Contains("No such file"));
 }
 
 TEST_CASE("output arrives while the command still runs") {
