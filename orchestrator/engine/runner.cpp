@@ -185,7 +185,7 @@ Result<ExecResult> Runner::run_fail_nth(const FaultSpec& f, FaultResult& fr, Ste
     }
     log_.sync(s_.agent());
     bool injected = res->fail_nth_left && *res->fail_nth_left == 0;
-    NthRun nr{n, injected, res->status, "", ""};
+    NthRun nr{n, injected, res->status, "", "", res->fail_nth_left};
     for (auto& inj : find_injections(log_.since(from))) {
       ++fr.logged;
       auto sig = inj.stack_signature();
