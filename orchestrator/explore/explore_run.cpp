@@ -431,7 +431,7 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
       disc.notes.push_back("the kernel's error-injection list is unknown: no function sites");
     } else {
       // The function tracer, filtered to the injectable functions and to the step's own process
-      // and its children (function-fork); the step's wrapper names its pid and starts tracing.
+      // and its children (function-fork), off until the agent starts the step.
       Session& s = *first->session;
       auto req = s.timeouts().request * 20;
       // set_ftrace_filter is given the functions by their line in available_filter_functions: by
@@ -447,17 +447,12 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
       if (!filtered) {
         disc.notes.push_back("cannot set up the function tracer: " + filtered.error().message);
       } else {
-        auto plan = plan_text(o, scenario_toml(w, std::nullopt, true), [&](Scenario& sc) {
-          for (auto& st : sc.steps)
-            if (st.name == w.step) {
-              std::vector<std::string> argv = {
-                  "sh", "-c",
-                  fmt::format("echo $$ > {0}/set_ftrace_pid && echo 1 > {0}/tracing_on && exec \"$@\"", kTracing),
-                  "faultbox-trace"};
-              argv.insert(argv.end(), st.argv.begin(), st.argv.end());
-              st.argv = argv;
-            }
-        });
+        // The agent points the tracer at the step's pid and switches it on at the step's first
+        // instruction, so nothing but the step (and its children) is counted.
+        auto plan = plan_text(o, scenario_toml(w, std::nullopt, true));
+        if (plan)
+          for (auto& sp : plan->steps)
+            if (plan->step_spec(sp).name == w.step) sp.ftrace_pid = kTracing;
         if (!plan) return plan.error();
         auto rr = run_warm(*first, *plan);
         if (rr.end.how == RunEnd::How::Completed) {
