@@ -209,7 +209,11 @@ std::string scenario_toml(const Workload& w, const std::optional<Site>& site, bo
     if (site) t += "\n# added by faultbox explore: " + site->label() + "\n" + fault_toml(*site, w.step, for_run);
     return t;
   }
-  t += "name = " + toml_string("explore " + command_line(w.command) + (site ? " at " + site->label() : "")) + "\n\n";
+  // A scenario name holds printable characters only: the command's control bytes become spaces.
+  std::string name = "explore " + command_line(w.command).substr(0, 200) + (site ? " at " + site->label() : "");
+  for (char& ch : name)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  t += "name = " + toml_string(name) + "\n\n";
   t += fmt::format("[vm]\nmemory = {}\ntimeout = \"{}ms\"\n", w.memory_mb, w.run_timeout.count());
   if (!w.kernel.empty()) t += "kernel = " + toml_string(w.kernel) + "\n";
   t += "\n";
