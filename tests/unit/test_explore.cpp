@@ -195,7 +195,7 @@ TEST_CASE("explore: each run's scenario is a valid scenario that arms the site's
   CHECK(parsed->faults.empty());
 }
 
-TEST_CASE("explore: a scenario's [explore] step gets the fault; the section is checked") {
+TEST_CASE("explore: a scenario's [explore] step gets the fault, and the section is checked") {
   std::string text = R"(name = "s"
 [[step]]
 name = "setup"

@@ -21,7 +21,7 @@ const std::vector<std::string> kMkdirSyscalls = {"--function", "__x64_sys_mkdir"
 
 }  // namespace
 
-TEST_CASE("explore -- mkdir: every nth site and the mkdir syscall are run on one warm VM, every cell explained") {
+TEST_CASE("explore of mkdir: every nth site and the mkdir syscall are run on one warm VM, every cell explained") {
   ScratchDir rt;
   auto out = rt.path() / "report";
   std::vector<std::string> args = {"--out", out.string(), "--sites", "nth,function"};
@@ -67,7 +67,7 @@ TEST_CASE("explore -- mkdir: every nth site and the mkdir syscall are run on one
   require_no_leftovers(rt);
 }
 
-TEST_CASE("explore: a site that crashes the kernel names its site, the VM is replaced, exploration goes on; "
+TEST_CASE("explore: a site that crashes the kernel names its site, the VM is replaced, exploration goes on, "
           "the emitted scenario reproduces the crash") {
   ScratchDir rt;
   auto out = rt.path() / "report";
