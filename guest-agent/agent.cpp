@@ -4,6 +4,7 @@
 
 #include "guest-agent/guest_init.h"
 #include "guest-agent/kernel_facts.h"
+#include "guest-agent/sysfs_text.h"
 #include "protocol/protocol.h"
 
 #include <algorithm>
@@ -396,6 +397,7 @@ AgentResult<Agent::ExecRequest> Agent::parse_exec_request(const json& req) const
     }
   }
   r.aim_self = req.value("aim_self", false);
+  r.ftrace_pid = req.value("ftrace_pid", std::string());
   return r;
 }
 
@@ -467,6 +469,9 @@ AgentStatus Agent::set_up_step_at_exec(const ExecRequest& r, pid_t pid, const St
     if (r.make_it_fail) ready = write_proc_knob(pid, "make-it-fail", "1");
     if (r.fail_nth > 0 && ready) ready = write_proc_knob(pid, "fail-nth", std::to_string(r.fail_nth));
     for (; ready && started < r.aimed.size(); ++started) ready = faults_[r.aimed[started]]->on_step_start(step);
+    // Last, so nothing the agent does for the step is traced: from here on only the step runs.
+    if (!r.ftrace_pid.empty() && ready) ready = write_text(r.ftrace_pid + "/set_ftrace_pid", std::to_string(pid));
+    if (!r.ftrace_pid.empty() && ready) ready = write_text(r.ftrace_pid + "/tracing_on", "1");
   }
   ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
   if (ready) return {};

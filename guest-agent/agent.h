@@ -63,8 +63,11 @@ class Agent {
     std::vector<int> aimed;
     // Instead of the whole step, its faults hit what it moves into $FAULTBOX_CGROUP/target.
     bool aim_self = false;
+    // A tracefs dir: the process's pid goes into its set_ftrace_pid and tracing is switched on
+    // at its first instruction (`faultbox explore` counts the injectable functions it calls).
+    std::string ftrace_pid;
     // Each of these waits for the program's first instruction, so none hits the agent's fork and exec.
-    bool stop_at_exec() const { return make_it_fail || fail_nth > 0 || !aimed.empty(); }
+    bool stop_at_exec() const { return make_it_fail || fail_nth > 0 || !aimed.empty() || !ftrace_pid.empty(); }
   };
 
   // A forked step: its first process (stopped at exec when the request asks) and its pipes.

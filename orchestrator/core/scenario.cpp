@@ -144,6 +144,17 @@ std::vector<SectionSpec> build_schema() {
                 {"readable_blocks", ValueKind::Bool, false, 0, 0,
                  "every byte of the disk image reads back without an I/O error; unreadable ranges are named "
                  "with their partition (default false)"}}});
+  s.push_back({"explore",
+               {{"step", ValueKind::String, true, 0, 0,
+                 "the step `faultbox explore SCENARIO` fails at each fault site it reaches (the other steps run "
+                 "unfaulted around it; `faultbox run` ignores this section)"},
+                {"sites", ValueKind::StringArray, false, 0, 0,
+                 "site kinds to explore: \"nth\" (each fail-nth site once), \"function\" (each injectable function "
+                 "the step calls, with the return values its type allows); default both"},
+                {"functions", ValueKind::StringArray, false, 0, 0,
+                 "only these injectable functions (default: every one the step reaches)"},
+                {"always", ValueKind::Bool, false, 0, 0,
+                 "also fail each function on every call, not only once (default false)"}}});
   for (auto& t : proto::fault_types()) s.push_back(fault_section(t));
   return s;
 }
@@ -541,7 +552,7 @@ std::string schema_markdown() {
     std::string title = sec.name == "scenario" ? "top level" : sec.name == "expect.disk" ? "[expect.disk.NAME]"
                         : sec.name.rfind("fault.", 0) == 0
                                                                    ? "[[fault]] type = \"" + sec.name.substr(6) + "\""
-                                                                   : sec.name == "vm" || sec.name == "expect"
+                                                                   : sec.name == "vm" || sec.name == "expect" || sec.name == "explore"
                                                                          ? "[" + sec.name + "]"
                                                                          : "[[" + sec.name + "]]";
     out += fmt::format("\n<!-- section: {} -->\n### {}\n\n| key | type | required | range | meaning |\n|---|---|---|---|---|\n",
@@ -612,11 +623,11 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
   sc.file = file;
 
   // top level: the scenario section's keys, plus the known sub-tables
-  static const std::set<std::string> tables = {"vm", "disk", "fault", "step", "expect"};
+  static const std::set<std::string> tables = {"vm", "disk", "fault", "step", "expect", "explore"};
   for (auto& [k, node] : root) {
     std::string key(k.str());
     if (!tables.count(key) && (node.is_table() || node.is_array_of_tables()))
-      return err(loc(file, node), fmt::format("unknown section '{}' (known: vm, disk, fault, step, expect)", key));
+      return err(loc(file, node), fmt::format("unknown section '{}' (known: vm, disk, fault, step, expect, explore)", key));
   }
   auto topv = check_table(root, *find_section("scenario"), file, "the scenario", tables);
   if (!topv) return topv.error();
@@ -847,6 +858,26 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     }
     if (sc.expect.injected_min && sc.faults.empty())
       return err(loc(file, *et->get("injected_min")), "'injected_min' is set but the scenario has no [[fault]]");
+  }
+  if (auto* xn = root.get("explore")) {
+    auto* xt = xn->as_table();
+    if (!xt) return err(loc(file, *xn), "'explore' must be a table: [explore]");
+    auto v = check_table(*xt, *find_section("explore"), file, "[explore]");
+    if (!v) return v.error();
+    ExploreSection x;
+    x.where = loc(file, *xn);
+    x.step = (*v)["step"];
+    if (std::none_of(sc.steps.begin(), sc.steps.end(), [&](const StepSpec& st) { return st.name == x.step; }))
+      return err(loc(file, key_or_table(*xt, "step")), fmt::format("[explore] step '{}' is not a [[step]] of the scenario", x.step));
+    if (v->contains("sites")) {
+      x.sites = (*v)["sites"].get<std::vector<std::string>>();
+      for (auto& k : x.sites)
+        if (k != "nth" && k != "function")
+          return err(loc(file, key_or_table(*xt, "sites")), fmt::format("[explore] sites: '{}' is not nth or function", k));
+    }
+    if (v->contains("functions")) x.functions = (*v)["functions"].get<std::vector<std::string>>();
+    x.always = v->value("always", false);
+    sc.explore = x;
   }
   return sc;
 }

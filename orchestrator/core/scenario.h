@@ -156,6 +156,15 @@ struct ExpectSpec {
   std::vector<DiskExpect> disks;
 };
 
+// [explore]: what `faultbox explore SCENARIO` fails (docs/explore.md); `run` ignores it.
+struct ExploreSection {
+  std::string step;                    // the step whose fault sites are explored
+  std::vector<std::string> sites;      // "nth", "function"; empty: both
+  std::vector<std::string> functions;  // only these injectable functions; empty: every one reached
+  bool always = false;                 // also fail each function on every call
+  SourceLocation where;
+};
+
 struct Scenario {
   std::filesystem::path file;
   std::string name;
@@ -166,6 +175,7 @@ struct Scenario {
   std::vector<FaultSpec> faults;
   std::vector<StepSpec> steps;
   ExpectSpec expect;
+  std::optional<ExploreSection> explore;
 };
 
 Result<Scenario> parse_scenario_text(const std::string& text, const std::string& file_name);

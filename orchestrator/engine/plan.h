@@ -19,6 +19,7 @@ struct StepPlan {
   std::size_t step = 0;                 // index into the scenario's steps
   std::vector<std::size_t> arm;         // faults armed around this step, in file order (not fail_nth)
   std::optional<std::size_t> fail_nth;  // the fail_nth fault that rides on the step's exec
+  std::string ftrace_pid;  // a tracefs dir the agent points at the step's pid (`explore` discovery); "" off
 };
 
 struct RunPlan {

@@ -39,6 +39,9 @@ struct NthRun {
   ExitStatus status;       // how the step ended
   std::string site;        // "failslab: kmem_cache_alloc <- ..." from the kernel log
   std::string stderr_line; // first line the step printed on stderr
+  // Sites the step was short of its Nth when it ended (0: injected): with a large N, N minus
+  // this is how many fault sites the step reaches (`faultbox explore` counts them so).
+  std::optional<long long> left;
 };
 
 struct FaultResult {

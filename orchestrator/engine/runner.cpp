@@ -100,6 +100,7 @@ Result<std::unique_ptr<Runner::StepRun>> Runner::prepare(const RunPlan& plan, co
   req.env = run->arming.env;
   req.make_it_fail = run->arming.needs_task_mark && step.mark_task;
   req.aim_self = !step.mark_task;
+  req.ftrace_pid = sp.ftrace_pid;
   req.on_timeout = [this] { hang_evidence_ = collect_hang_evidence(s_.vm(), s_.agent(), s_.timeouts()); };
   // A step without its own limit gets what is left of the run's; a wedged step ends as a hang.
   auto left = plan.run_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - plan_start);
@@ -185,7 +186,7 @@ Result<ExecResult> Runner::run_fail_nth(const FaultSpec& f, FaultResult& fr, Ste
     }
     log_.sync(s_.agent());
     bool injected = res->fail_nth_left && *res->fail_nth_left == 0;
-    NthRun nr{n, injected, res->status, "", ""};
+    NthRun nr{n, injected, res->status, "", "", res->fail_nth_left};
     for (auto& inj : find_injections(log_.since(from))) {
       ++fr.logged;
       auto sig = inj.stack_signature();

@@ -229,6 +229,7 @@ Result<std::uint32_t> AgentClient::start_exec(const ExecRequest& req, const Outp
   if (req.aim_self) j["aim_self"] = true;
   if (!req.env.empty()) j["env"] = req.env;
   if (req.fail_nth > 0) j["fail_nth"] = req.fail_nth;
+  if (!req.ftrace_pid.empty()) j["ftrace_pid"] = req.ftrace_pid;
   auto reply = request(j, timeouts_.request);
   if (!reply) return reply.error();
   if (!reply->value("ok", false)) {

@@ -37,6 +37,7 @@ struct ExecRequest {
   std::function<bool()> abandon;
   std::vector<int> faults;               // armed faults aimed at this exec (told its cgroup and pid)
   bool aim_self = false;                 // they hit only what the step moves into $FAULTBOX_CGROUP/target
+  std::string ftrace_pid;                // a tracefs dir: trace this process (and, with function-fork, its children)
 };
 
 struct ArmedFault {

@@ -1,10 +1,13 @@
 // exec over the real protocol: exit statuses, stream separation, liveness, byte-exactness.
+#include "common/files.h"
 #include "protocol/protocol.h"
 #include "tests/agent/fake_vm.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 using namespace fb;
 
@@ -170,4 +173,34 @@ TEST_CASE("the agent on the host makes no step cgroups (it must not touch the ho
   auto r = f.agent->exec(cmd({"sh", "-c", "echo \"[${FAULTBOX_CGROUP-unset}]\""}), c.sink());
   REQUIRE(r.ok());
   CHECK(c.out == "[unset]\n");
+}
+
+TEST_CASE("ftrace_pid points a tracefs dir at the step's pid and switches tracing on before it runs") {
+  // A directory standing in for tracefs: on the host the agent must not touch the real one.
+  test::FakeVm f;
+  char tmpl[] = "/tmp/faultbox-tracefs-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  std::string dir = tmpl;
+  REQUIRE(write_file_atomic(dir + "/set_ftrace_pid", "").ok());
+  REQUIRE(write_file_atomic(dir + "/tracing_on", "0").ok());
+  test::Captured c;
+  // The step itself sees both written when its first instruction runs.
+  ExecRequest r = cmd({"sh", "-c", "echo $$; cat " + dir + "/set_ftrace_pid; echo; cat " + dir + "/tracing_on"});
+  r.ftrace_pid = dir;
+  auto res = f.agent->exec(r, c.sink());
+  REQUIRE(res.ok());
+  CHECK(res->status.code == 0);
+  std::istringstream lines(c.out);
+  std::string pid, written, on;
+  std::getline(lines, pid);
+  std::getline(lines, written);
+  std::getline(lines, on);
+  CHECK(!pid.empty());
+  CHECK(written == pid);
+  CHECK(on == "1");
+  ExecRequest bad = cmd({"true"});
+  bad.ftrace_pid = dir + "/missing";
+  auto refused = f.agent->exec(bad, c.sink());
+  CHECK(!refused.ok());  // a tracefs that cannot be written is an exec failure, not a silent untraced run
+  std::filesystem::remove_all(dir);
 }

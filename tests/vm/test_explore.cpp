@@ -1,0 +1,133 @@
+// `faultbox explore` on the real kernel: discovery, one run per site on warm VMs, a crash that
+// replaces the VM mid-exploration, an emitted scenario that reproduces its row, and Ctrl-C.
+// Bounded by --sites/--function so the three cases take about two minutes together under TCG.
+#include "tests/vm/vm_support.h"
+
+#include <csignal>
+
+using namespace fb;
+using namespace fb::test;
+
+namespace {
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  auto text = read_file(p);
+  REQUIRE(text.ok());
+  return nlohmann::json::parse(*text);
+}
+
+// mkdir reaches the mkdir system call by one of these two names, depending on its libc.
+const std::vector<std::string> kMkdirSyscalls = {"--function", "__x64_sys_mkdir", "--function", "__x64_sys_mkdirat"};
+
+}  // namespace
+
+TEST_CASE("explore of mkdir: every nth site and the mkdir syscall are run on one warm VM, every cell explained") {
+  ScratchDir rt;
+  auto out = rt.path() / "report";
+  std::vector<std::string> args = {"--out", out.string(), "--sites", "nth,function"};
+  args.insert(args.end(), kMkdirSyscalls.begin(), kMkdirSyscalls.end());
+  args.insert(args.end(), {"--", "mkdir", "/tmp/x"});
+  auto r = faultbox_in(rt, "explore", args);
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = read_json(out / "explore.json");
+  CHECK(j["format"] == "faultbox-explore/1");
+  CHECK(j["complete"] == true);
+  unsigned nth = j["discovery"]["nth_sites"];
+  CHECK(nth >= 5);
+  bool syscall_found = false;
+  for (auto& f : j["discovery"]["functions"])
+    if (f["function"] == "__x64_sys_mkdir" || f["function"] == "__x64_sys_mkdirat") {
+      syscall_found = true;
+      CHECK(f["calls"] == 1);
+    }
+  CHECK(syscall_found);
+  CHECK(j["runs"].size() == nth + 3);  // each nth once, the syscall with -ENOMEM, -EIO, -EINVAL
+  int handled = 0;
+  for (auto& run : j["runs"]) {
+    INFO(run.dump());
+    std::string o = run["outcome"];
+    CHECK(o != "infra-error");
+    CHECK(o != "not-run");
+    CHECK(!run["detail"].get<std::string>().empty());
+    if (o == "handled") ++handled;
+    if (run["site"]["kind"] == "function") {
+      // The syscall fails with exactly the injected errno, and mkdir says so.
+      CHECK(o == "handled");
+      CHECK(run["fired"] == 1);
+    }
+    if (run["fired"] == 0) CHECK(o == "pass");
+  }
+  CHECK(handled >= 3);
+  CHECK(j["vms"]["booted"] >= 1);
+  CHECK(j["vms"]["run_overhead_s_median"] > 0);
+  CHECK(std::filesystem::exists(out / "explore.txt"));
+  CHECK_THAT(r.out, Catch::Contains("outcomes: "));
+  CHECK_THAT(r.err, Catch::Contains("[" + std::to_string(nth + 3) + "/" + std::to_string(nth + 3) + "]"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("explore: a site that crashes the kernel names its site, the VM is replaced, exploration goes on, "
+          "the emitted scenario reproduces the crash") {
+  ScratchDir rt;
+  auto out = rt.path() / "report";
+  auto emit = out / "scenarios";
+  // The workload panics the kernel (sysrq c) when, and only when, mkdir fails with EINVAL: of the
+  // six runs (three errnos, once and always), the two -EINVAL ones crash.
+  std::vector<std::string> args = {"--out", out.string(), "--emit-scenarios", emit.string(), "--sites", "function",
+                                   "--always"};
+  args.insert(args.end(), kMkdirSyscalls.begin(), kMkdirSyscalls.end());
+  args.insert(args.end(), {"--", "sh", "-c",
+                           "mkdir /tmp/x 2>/tmp/err; s=$?; cat /tmp/err >&2; "
+                           "case \"$(cat /tmp/err)\" in *Invalid*) echo c > /proc/sysrq-trigger;; esac; exit $s"});
+  auto r = faultbox_in(rt, "explore", args);
+  INFO(r.out << r.err);
+  REQUIRE(r.status.code == 0);
+  auto j = read_json(out / "explore.json");
+  CHECK(j["complete"] == true);
+  REQUIRE(j["runs"].size() == 6);
+  std::vector<int> crashed;
+  for (auto& run : j["runs"]) {
+    INFO(run.dump());
+    bool einval = run["site"]["retval"] == "-EINVAL";
+    CHECK(run["outcome"] == (einval ? "kernel-crash" : "handled"));
+    if (!einval) continue;
+    crashed.push_back(run["id"]);
+    CHECK_THAT(run["title"].get<std::string>(), Catch::Contains("sysrq"));
+    CHECK(std::filesystem::exists(out / run["evidence"]["console"].get<std::string>()));
+    REQUIRE(run["scenario"].is_string());
+  }
+  REQUIRE(crashed.size() == 2);
+  // Both crashes are one group; the VM was replaced after each (the last run ends the last VM).
+  REQUIRE(j["groups"].size() == 1);
+  CHECK(j["groups"][0]["runs"] == nlohmann::json(crashed));
+  CHECK(j["vms"]["replaced"] >= 1);
+  CHECK(j["vms"]["booted"] >= 2);
+  CHECK_THAT(r.out, Catch::Contains("kernel-crash (2)"));
+
+  auto scenario = out / j["runs"][crashed.front() - 1]["scenario"].get<std::string>();
+  auto check = faultbox_in(rt, "check", {scenario.string()});
+  CHECK(check.status.code == 0);
+  auto again = faultbox_in(rt, "run", {scenario.string()});
+  INFO(again.out << again.err);
+  CHECK(again.status.code == 3);  // kernel-crash, as the row says
+  CHECK_THAT(again.out, Catch::Contains("sysrq"));
+  require_no_leftovers(rt);
+}
+
+TEST_CASE("explore: Ctrl-C writes the partial report (complete = false, not-run rows) and leaves no VM") {
+  ScratchDir rt;
+  auto out = rt.path() / "report";
+  RunOptions o;
+  o.act_on_stderr = "[2/";  // two runs done: the third is in flight or about to start
+  o.act = [](pid_t pid) { kill(pid, SIGINT); };
+  auto r = faultbox_in(rt, "explore", {"--out", out.string(), "--sites", "nth", "--", "mkdir", "/tmp/x"}, o);
+  INFO(r.out << r.err);
+  CHECK(r.status.shell_code() == 128 + SIGINT);
+  auto j = read_json(out / "explore.json");
+  CHECK(j["complete"] == false);
+  CHECK(j["stopped_because"] == "interrupted");
+  CHECK(j["counts"]["not-run"] > 0);
+  CHECK(j["counts"]["infra-error"] == 0);  // the run cut by the signal is not-run, not a machinery failure
+  require_no_leftovers(rt);
+}
