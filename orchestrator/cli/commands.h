@@ -15,6 +15,7 @@ CommandMain add_doctor(CLI::App& app);
 CommandMain add_triage(CLI::App& app);
 CommandMain add_check(CLI::App& app);
 CommandMain add_run(CLI::App& app);
+CommandMain add_bisect(CLI::App& app);
 CommandMain add_list_faults(CLI::App& app);
 CommandMain add_complete(CLI::App& app);  // hidden: for shell completion
 
