@@ -119,7 +119,7 @@ TEST_CASE("bisect names the culprit and skips the commit that does not build and
 TEST_CASE("bisect with a probability-50 fault and --repeat 5 still names the culprit") {
   const auto& repo = fixture_repo();
   ScratchDir rt;
-  auto b = bisect(rt, {"--tree", repo.string(), "--good", "fixture-unrelated~1", "--bad", "fixture-culprit", "--repeat", "5",
+  auto b = bisect(rt, {"--tree", repo.string(), "--good", "fixture-broken~1", "--bad", "fixture-culprit", "--repeat", "5",
                        "--fresh", source("tests/data/bisect/getname-failslab-p50.toml")});
   INFO(b.run.out << b.run.err);
   REQUIRE(b.run.status.code == 0);
