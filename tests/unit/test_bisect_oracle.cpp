@@ -16,7 +16,7 @@ Oracle crash_oracle() {
 }
 }  // namespace
 
-TEST_CASE("a crash with BAD's title is bad; another crash is masked, never bad") {
+TEST_CASE("a crash with BAD's title is bad and another crash is masked, never bad") {
   auto o = crash_oracle();
   CHECK(judge_run(o, Verdict::KernelCrash, kTitle, "").cls == RunClass::Bad);
   auto other = judge_run(o, Verdict::KernelCrash, "kernel BUG in proc_fault_inject_write", "");
@@ -30,14 +30,14 @@ TEST_CASE("a crash with BAD's title is bad; another crash is masked, never bad")
   CHECK(judge_run(o, Verdict::InfraError, "", "qemu died").cls == RunClass::Infra);
 }
 
-TEST_CASE("--title is a regex searched in the crash title") {
+TEST_CASE("the --title option is a regex searched in the crash title") {
   auto o = crash_oracle();
   o.title_regex = "NULL pointer";
   CHECK(judge_run(o, Verdict::KernelCrash, "BUG: kernel NULL pointer dereference in do_mkdirat", "").cls == RunClass::Bad);
   CHECK(judge_run(o, Verdict::KernelCrash, "kernel BUG in x", "").cls == RunClass::Masked);
 }
 
-TEST_CASE("--bad-on fail and hang: a crash masks, the other verdict is good") {
+TEST_CASE("with --bad-on fail or hang a crash masks and the other verdict is good") {
   Oracle fail;
   fail.bad_on = BadOn::Fail;
   CHECK(judge_run(fail, Verdict::Fail, "", "").cls == RunClass::Bad);
