@@ -32,7 +32,7 @@ KernelBuildOptions to_build_options(const KernelOptions& o) {
 }
 
 void add_common(CLI::App* c, KernelOptions& o) {
-  c->add_option("--source", o.source, "kernel source tree or tarball (default: " + default_kernel_source().string() + ")");
+  c->add_option("--source", o.source, "kernel source tree or tarball (default: " + default_kernel_source().string() + "); a git work tree is cached by commit");
   c->add_option("--config", o.config, "start from this .config instead of tinyconfig + kvm_guest.config");
   c->add_option("--fragment-dir", o.fragment_dir, "directory of *.config fragments (default: faultbox's kconfigs/)");
   c->add_option("--fragment", o.fragments, "an extra fragment merged last (repeatable)")

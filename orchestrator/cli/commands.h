@@ -16,6 +16,7 @@ CommandMain add_triage(CLI::App& app);
 CommandMain add_check(CLI::App& app);
 CommandMain add_run(CLI::App& app);
 CommandMain add_explore(CLI::App& app);
+CommandMain add_bisect(CLI::App& app);
 CommandMain add_list_faults(CLI::App& app);
 CommandMain add_explore_report(CLI::App& app);
 CommandMain add_complete(CLI::App& app);  // hidden: for shell completion

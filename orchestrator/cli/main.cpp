@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "only errors on stderr");
   app.add_option("--cache-dir", cache_dir, "cache directory (default: $XDG_CACHE_HOME/faultbox or ~/.cache/faultbox)");
   std::vector<std::pair<CLI::App*, fb::cli::CommandMain>> runners;
-  for (auto add : {fb::cli::add_exec, fb::cli::add_kernel, fb::cli::add_image, fb::cli::add_doctor, fb::cli::add_check, fb::cli::add_run, fb::cli::add_explore, fb::cli::add_triage, fb::cli::add_list_faults, fb::cli::add_explore_report, fb::cli::add_complete}) {
+  for (auto add : {fb::cli::add_exec, fb::cli::add_kernel, fb::cli::add_image, fb::cli::add_doctor, fb::cli::add_check, fb::cli::add_run, fb::cli::add_explore, fb::cli::add_bisect, fb::cli::add_triage, fb::cli::add_list_faults, fb::cli::add_explore_report, fb::cli::add_complete}) {
     auto runner = add(app);
     runners.emplace_back(app.get_subcommands({}).back(), runner);
   }

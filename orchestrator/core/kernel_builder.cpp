@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <fcntl.h>
 #include <sstream>
 #include <sys/file.h>
@@ -38,11 +39,65 @@ namespace {
 struct ResolvedInputs {
   fs::path source;  // absolute
   bool source_is_dir = false;
+  bool source_is_git = false;  // cached by commit like a tarball, built in place like a dir
   std::string source_identity;
   std::vector<KconfigFile> fragments;  // ours, in merge order
   std::string base_config_text;        // empty: tinyconfig + kvm_guest
   std::string hash;
 };
+
+// git's stdout, trailing newline cut; an error when git fails.
+Result<std::string> git_output(const fs::path& dir, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"git", "-C", dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_capture(argv);
+  if (!r) return r.error();
+  if (!r->status.exited_normally() || r->status.code != 0)
+    return make_error(ErrorKind::Usage, "git {} in {}: {}", args.front(), dir.string(), r->status.describe());
+  while (!r->output.empty() && r->output.back() == '\n') r->output.pop_back();
+  return r->output;
+}
+
+}  // namespace
+
+Result<SourceIdentity> identify_source_dir(const fs::path& dir) {
+  SourceIdentity id;
+  id.text = "dir:" + dir.string();
+  if (find_in_path("git").empty()) return id;
+  // Only the top of a work tree: a kernel tree inside some other repository is just a dir.
+  auto top = git_output(dir, {"rev-parse", "--show-toplevel"});
+  std::error_code ec;
+  if (!top || !fs::equivalent(*top, dir, ec)) return id;
+  auto head = git_output(dir, {"rev-parse", "--verify", "HEAD^{commit}"});
+  if (!head) return id;  // no commit yet
+  id.is_git = true;
+  id.commit = *head;
+  id.text = "git:" + *head;
+  auto status = git_output(dir, {"status", "--porcelain", "--untracked-files=normal"});
+  if (!status) return status.error();
+  if (status->empty()) return id;
+  // Dirty: the changes are part of the key, so an edit is a new kernel and undoing it finds
+  // the old one again.
+  id.dirty = true;
+  auto diff = git_output(dir, {"diff", "HEAD", "--binary"});
+  if (!diff) return diff.error();
+  Sha256 h;
+  h.field(*diff);
+  auto untracked = git_output(dir, {"ls-files", "--others", "--exclude-standard", "-z"});
+  if (!untracked) return untracked.error();
+  std::string_view rest = *untracked;
+  while (!rest.empty()) {
+    auto end = rest.find('\0');
+    std::string name(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    auto text = read_file(dir / name);
+    h.field(name).field(text ? *text : std::string("(unreadable)"));
+  }
+  id.text += ":dirty:" + h.hex().substr(0, 16);
+  return id;
+}
+
+namespace {
 
 Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
   ResolvedInputs in;
@@ -61,7 +116,10 @@ Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
   if (in.source_is_dir) {
     if (!fs::exists(in.source / "Makefile") || !fs::exists(in.source / "Kconfig"))
       return make_error(ErrorKind::Usage, "{} is not a kernel source tree (no Makefile/Kconfig)", in.source.string());
-    in.source_identity = "dir:" + in.source.string();
+    auto id = identify_source_dir(in.source);
+    if (!id) return id.error();
+    in.source_identity = id->text;
+    in.source_is_git = id->is_git;
   } else {
     in.source_identity = fmt::format("tarball:{}:{}:{}", in.source.string(), st.st_size, st.st_mtime);
   }
@@ -168,9 +226,9 @@ std::string tail_lines(const std::string& text, int n) {
 }
 
 // Runs one make step with its output appended to log_path; on failure the error carries the
-// log's tail.
+// log's tail. make runs in a process group of its own, so a cancel reaches every compiler.
 Status run_logged(const std::vector<std::string>& argv, const fs::path& log_path, const std::string& what,
-                  const std::vector<std::string>& env_extra = {}) {
+                  const std::vector<std::string>& env_extra = {}, const std::function<bool()>& cancelled = {}) {
   Fd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!log) return make_error(ErrorKind::Infra, "{}: {}", log_path.string(), strerror(errno));
   std::string cmdline;
@@ -180,6 +238,7 @@ Status run_logged(const std::vector<std::string>& argv, const fs::path& log_path
   SpawnOptions so;
   so.stdout_fd = log.get();
   so.stderr_fd = log.get();
+  so.new_process_group = static_cast<bool>(cancelled);
   if (!env_extra.empty()) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -188,7 +247,27 @@ Status run_logged(const std::vector<std::string>& argv, const fs::path& log_path
   }
   auto child = ChildProcess::spawn(argv, so);
   if (!child) return child.error();
-  auto st = child->wait();
+  ExitStatus st;
+  if (!cancelled) {
+    st = child->wait();
+  } else {
+    for (;;) {
+      if (auto s = child->try_wait()) {
+        st = *s;
+        break;
+      }
+      if (cancelled()) {
+        // SIGINT first: make deletes the targets it was writing, so no cut object file looks
+        // up to date at the next build; then SIGKILL if it lingers.
+        child->signal(SIGINT);
+        auto t0 = std::chrono::steady_clock::now();
+        while (!child->try_wait() && seconds_since(t0) < 20) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        child->kill();
+        return make_error(ErrorKind::Infra, "kernel: {} interrupted", what);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   if (st.exited_normally() && st.code == 0) return {};
   auto text = read_file(log_path);
   return make_error(ErrorKind::Infra, "kernel: {} failed ({}); last lines of {}:\n{}", what, st.describe(),
@@ -258,6 +337,14 @@ Status check_kernel_image(const fs::path& path) {
                     path.string());
 }
 
+Result<fs::path> default_source_tree() {
+  KernelBuildOptions opts;
+  auto in = resolve_inputs(opts);
+  if (!in) return in.error();
+  if (in->source_is_dir) return in->source;
+  return extract_tarball(*in);
+}
+
 Result<fs::path> cached_kernel_dir(const KernelBuildOptions& opts) {
   auto in = resolve_inputs(opts);
   if (!in) return in.error();
@@ -267,7 +354,8 @@ Result<fs::path> cached_kernel_dir(const KernelBuildOptions& opts) {
 Result<std::optional<KernelArtifact>> find_cached_kernel(const KernelBuildOptions& opts) {
   auto in = resolve_inputs(opts);
   if (!in) return in.error();
-  if (in->source_is_dir) return std::optional<KernelArtifact>{};  // a tree may have changed: always make
+  // A plain dir may have changed: always make. A git tree is keyed by its commit (and changes).
+  if (in->source_is_dir && !in->source_is_git) return std::optional<KernelArtifact>{};
   fs::path dir = cache_root() / "kernels" / in->hash;
   std::error_code ec;
   // Entries are published whole (rename of a finished dir), so any dir here is an entry.
@@ -315,7 +403,7 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   // then finds it cached, instead of rebuilding and replacing it under a VM that boots it.
   auto entry_lock = lock_cache_entry(out_dir, "kernel");
   if (!entry_lock) return entry_lock.error();
-  if (!opts.force && !in->source_is_dir && fs::is_directory(out_dir, ec)) {
+  if (!opts.force && (!in->source_is_dir || in->source_is_git) && fs::is_directory(out_dir, ec)) {
     auto a = load_artifact(out_dir, in->hash);
     if (a.damage.empty()) {
       progress("kernel: cached {} ({})", a.bzimage.string(), a.release);
@@ -334,9 +422,10 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   if (!kbuild_root) return kbuild_root.error();
   std::string build_id = src.parent_path().filename().string();
   if (in->source_is_dir) build_id = "dir-" + sha256_hex(src.string()).substr(0, 12);
-  fs::path build = *kbuild_root / build_id;
+  fs::path build = opts.build_dir.empty() ? *kbuild_root / build_id : opts.build_dir;
   fs::create_directories(build, ec);
-  auto lock = lock_file(*kbuild_root / (build_id + ".lock"));
+  auto lock = lock_file(opts.build_dir.empty() ? *kbuild_root / (build_id + ".lock")
+                                               : build.parent_path() / (build.filename().string() + ".lock"));
   if (!lock) return lock.error();
 
   fs::path log = build / "faultbox-build.log";
@@ -352,7 +441,7 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   std::string config_text;
   if (in->base_config_text.empty()) {
     progress("kernel: config tinyconfig + kvm_guest.config + {} fragments (hash {})", in->fragments.size(), in->hash);
-    FB_TRY(run_logged(with({"tinyconfig"}), log, "make tinyconfig"));
+    FB_TRY(run_logged(with({"tinyconfig"}), log, "make tinyconfig", {}, opts.cancelled));
     auto tiny = read_file(build / ".config");
     if (!tiny) return tiny.error();
     auto kvm = read_file(src / "kernel/configs/kvm_guest.config");
@@ -365,7 +454,7 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   // 2. fragments: appended, so kconfig's last-assignment-wins applies them (as merge_config.sh)
   for (auto& f : in->fragments) config_text += "\n# from " + f.path.string() + "\n" + f.text;
   FB_TRY(write_file_atomic(build / ".config", config_text));
-  FB_TRY(run_logged(with({"olddefconfig"}), log, "make olddefconfig"));
+  FB_TRY(run_logged(with({"olddefconfig"}), log, "make olddefconfig", {}, opts.cancelled));
 
   // 3. verify
   auto final_cfg = load_kconfig(build / ".config");
@@ -394,14 +483,27 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
     if (!ccache_dir) return ccache_dir.error();
     env.push_back("CCACHE_DIR=" + ccache_dir->string());
     env.push_back("CCACHE_BASEDIR=" + cache_root().string());
+    // Per-build hit counts, for the build's last progress line and meta.json (ccache's own
+    // statistics are shared by every build on the machine).
+    fs::remove(build / "ccache-stats.log", ec);
+    env.push_back("CCACHE_STATSLOG=" + (build / "ccache-stats.log").string());
     cc = "ccache gcc";
   } else {
     progress("kernel: ccache not found, building without it");
   }
   progress("kernel: building bzImage with make -j{} ({}), log {}", jobs, cc, log.string());
   auto t0 = std::chrono::steady_clock::now();
-  FB_TRY(run_logged(with({"-j" + std::to_string(jobs), "CC=" + cc, "bzImage"}), log, "make bzImage", env));
+  FB_TRY(run_logged(with({"-j" + std::to_string(jobs), "CC=" + cc, "bzImage"}), log, "make bzImage", env, opts.cancelled));
   double secs = seconds_since(t0);
+  // ccache's stats log: one line per compiler call naming its result.
+  int ccache_hits = 0, ccache_misses = 0;
+  if (auto stats = read_file(build / "ccache-stats.log")) {
+    std::istringstream lines(*stats);
+    for (std::string line; std::getline(lines, line);) {
+      if (line == "direct_cache_hit" || line == "preprocessed_cache_hit") ++ccache_hits;
+      else if (line == "cache_miss") ++ccache_misses;
+    }
+  }
   auto rel = run_capture(with({"-s", "kernelrelease"}));
   std::string release = rel && rel->status.code == 0 ? rel->output : "";
   while (!release.empty() && isspace(static_cast<unsigned char>(release.back()))) release.pop_back();
@@ -428,7 +530,10 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
                          {kMetaBzimageSize, fs::file_size(tmp / "bzImage")},
                          {kMetaBzimageSha256, *bz_sha256},
                          {"source", in->source.string()},
+                         {"source_identity", in->source_identity},
                          {"build_seconds", secs},
+                         {"ccache_hits", ccache_hits},
+                         {"ccache_misses", ccache_misses},
                          {"jobs", jobs},
                          {"fragments", [&] {
                             auto a = nlohmann::json::array();
@@ -439,7 +544,8 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   fs::remove_all(out_dir, ec);
   fs::rename(tmp, out_dir, ec);
   if (ec) return make_error(ErrorKind::Infra, "rename {} -> {}: {}", tmp.string(), out_dir.string(), ec.message());
-  progress("kernel: built {} in {:.0f} s -> {}", release, secs, (out_dir / "bzImage").string());
+  progress("kernel: built {} in {:.0f} s (ccache: {} hits, {} misses) -> {}", release, secs, ccache_hits, ccache_misses,
+           (out_dir / "bzImage").string());
   auto a = load_artifact(out_dir, in->hash);
   if (!a.damage.empty()) return make_error(ErrorKind::Infra, "kernel: the kernel just built in {} is damaged: {}", out_dir.string(), a.damage);
   a.from_cache = false;

@@ -1,10 +1,12 @@
 #pragma once
 // Builds (or finds in the cache) a bzImage whose config has every option the kconfig
 // fragments ask for. Cache key: sha256 of (builder version, source identity, base config,
-// every fragment's name and text).
+// every fragment's name and text). The source identity of a git tree is its HEAD commit (plus
+// a hash of the changes when the tree is dirty), so a commit built once is never rebuilt.
 #include "common/result.h"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,12 @@ struct KernelBuildOptions {
   std::vector<std::filesystem::path> extra_fragments;
   int jobs = 0;  // 0: number of CPUs
   bool force = false;
+  // The out-of-tree build dir (O=); empty: kbuild/<source id> in the cache. `bisect` keeps one
+  // per tree, placed as the tarball's is relative to its source so ccache hits carry over.
+  std::filesystem::path build_dir;
+  // Polled while make runs; true stops the build (make gets SIGINT and deletes what it was
+  // writing) and build_kernel returns an error naming the interruption.
+  std::function<bool()> cancelled;
 };
 
 struct KernelArtifact {
@@ -36,6 +44,20 @@ struct KernelArtifact {
 };
 
 std::filesystem::path default_kernel_source();
+
+// What identifies a kernel source in the cache key. A git work tree at its top level is
+// "git:<commit>", with ":dirty:<hash of the changes>" when it has uncommitted changes; another
+// directory is "dir:<path>" (never cached: it may change); a tarball is its path, size, mtime.
+struct SourceIdentity {
+  std::string text;
+  bool is_git = false;
+  std::string commit;  // git only
+  bool dirty = false;  // git only
+};
+Result<SourceIdentity> identify_source_dir(const std::filesystem::path& dir);
+
+// Where the default tarball is extracted (src/<id>/<tree>), extracting it once if needed.
+Result<std::filesystem::path> default_source_tree();
 
 // Where the kernel for these options is (or would be) cached: kernels/<hash>.
 Result<std::filesystem::path> cached_kernel_dir(const KernelBuildOptions& opts);
