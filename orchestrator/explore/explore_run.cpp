@@ -1,5 +1,7 @@
 #include "orchestrator/explore/explore_run.h"
 
+#include "orchestrator/explore/explore_html.h"
+
 #include "common/clock.h"
 #include "common/files.h"
 #include "orchestrator/core/crash_report.h"
@@ -344,8 +346,12 @@ Status write_explore_report(const ExploreReport& r, const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return make_error(ErrorKind::Infra, "cannot make {}: {}", dir.string(), ec.message());
-  FB_TRY(write_file_atomic(dir / "explore.json", r.to_json().dump(2) + "\n"));
+  auto json = r.to_json();
+  FB_TRY(write_file_atomic(dir / "explore.json", json.dump(2) + "\n"));
   FB_TRY(write_file_atomic(dir / "explore.txt", r.to_text()));
+  // The page is rendered from the JSON just written, as `faultbox explore-report` would, so the
+  // two never disagree.
+  FB_TRY(write_file_atomic(dir / "report.html", render_explore_html(json)));
   return {};
 }
 
