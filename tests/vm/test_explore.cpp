@@ -62,6 +62,11 @@ TEST_CASE("explore of mkdir: every nth site and the mkdir syscall are run on one
   CHECK(j["vms"]["booted"] >= 1);
   CHECK(j["vms"]["run_overhead_s_median"] > 0);
   CHECK(std::filesystem::exists(out / "explore.txt"));
+  // The page beside the JSON has a cell for every run (tests/browser reads it in Chromium).
+  auto page = read_file(out / "report.html");
+  REQUIRE(page.ok());
+  for (auto& run : j["runs"])
+    CHECK_THAT(*page, Catch::Contains(fmt::format("data-run=\"{}\"", run["id"].get<int>())));
   CHECK_THAT(r.out, Catch::Contains("outcomes: "));
   CHECK_THAT(r.err, Catch::Contains("[" + std::to_string(nth + 3) + "/" + std::to_string(nth + 3) + "]"));
   require_no_leftovers(rt);
