@@ -3,6 +3,7 @@
 // check), one that does not build and one that adds an unrelated crash (then reverted). The
 // step kernels are cached by commit, so the cases share builds: only the first run of the
 // first case compiles (docs/benchmarks.md has the times).
+#include "tests/support/bisect_fixture.h"
 #include "tests/vm/vm_support.h"
 
 #include <csignal>
@@ -13,44 +14,6 @@ using namespace fb::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// The extracted linux-source-6.1 tree `faultbox kernel build` left in the cache.
-fs::path linux_source_tree() {
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(cache_root() / "src", ec))
-    for (auto& t : fs::directory_iterator(e.path(), ec))
-      if (fs::exists(t.path() / "fs/namei.c") && fs::exists(t.path() / "Makefile")) return t.path();
-  return {};
-}
-
-// The fixture repository, made once and cached like a kernel.
-const fs::path& fixture_repo() {
-  static fs::path repo = [] {
-    auto src = linux_source_tree();
-    INFO("no extracted linux-source-6.1 tree in " << (cache_root() / "src") << ": run faultbox kernel build first");
-    REQUIRE(!src.empty());
-    auto r = run({source("tests/support/make-bisect-fixture.sh"), src.string(), (cache_root() / "bisect-fixture").string()},
-                 RunOptions{.timeout = std::chrono::seconds(1800)});
-    INFO(r.err);
-    REQUIRE(r.status.code == 0);
-    return fs::path(trim(r.out));
-  }();
-  return repo;
-}
-
-std::string git_in(const fs::path& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", dir.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run(argv);
-  INFO(r.err);
-  REQUIRE(r.status.code == 0);
-  return trim(r.out);
-}
 
 // What must not change in the user's tree: HEAD, the index, the status.
 struct TreeState {
@@ -88,7 +51,7 @@ const nlohmann::json* step_of(const nlohmann::json& report, const std::string& c
 }  // namespace
 
 TEST_CASE("bisect names the culprit and skips the commit that does not build and the unrelated crash") {
-  const auto& repo = fixture_repo();
+  const auto& repo = bisect_fixture_repo();
   auto before = TreeState::of(repo);
   ScratchDir rt;
   auto b = bisect(rt, {"--tree", repo.string(), "--good", "fixture-good", "--bad", "fixture-culprit", "--fresh",
@@ -117,7 +80,7 @@ TEST_CASE("bisect names the culprit and skips the commit that does not build and
 }
 
 TEST_CASE("bisect with a probability-50 fault and --repeat 5 still names the culprit") {
-  const auto& repo = fixture_repo();
+  const auto& repo = bisect_fixture_repo();
   ScratchDir rt;
   auto b = bisect(rt, {"--tree", repo.string(), "--good", "fixture-broken~1", "--bad", "fixture-culprit", "--repeat", "5",
                        "--fresh", source("tests/data/bisect/getname-failslab-p50.toml")});
@@ -139,7 +102,7 @@ TEST_CASE("bisect with a probability-50 fault and --repeat 5 still names the cul
 }
 
 TEST_CASE("an interrupted bisect continues from its log without deciding finished steps again") {
-  const auto& repo = fixture_repo();
+  const auto& repo = bisect_fixture_repo();
   ScratchDir rt;
   std::vector<std::string> args = {"--tree", repo.string(), "--good", "fixture-good", "--bad", "fixture-culprit",
                                    "--bad-on", "crash", source("tests/data/bisect/getname-failslab.toml")};
@@ -174,7 +137,7 @@ TEST_CASE("an interrupted bisect continues from its log without deciding finishe
 }
 
 TEST_CASE("bisect refuses bad input with one line and exit 2 and leaves the user's tree untouched") {
-  const auto& repo = fixture_repo();
+  const auto& repo = bisect_fixture_repo();
   auto before = TreeState::of(repo);
   ScratchDir rt;
   auto scenario = source("tests/data/bisect/getname-failslab.toml");
