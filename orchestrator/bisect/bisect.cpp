@@ -1,4 +1,5 @@
 #include "orchestrator/bisect/bisect.h"
+#include "orchestrator/bisect/tree_worktree.h"
 
 #include "common/clock.h"
 #include "common/fd.h"
@@ -46,29 +47,11 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 
 std::string short_id(const std::string& commit) { return commit.substr(0, 12); }
 
-// "rev" as a commit id of the tree, or a usage error naming the option.
-Result<std::string> resolve_commit(const fs::path& top, const std::string& rev, const char* option) {
-  auto g = git(top, {"rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"});
-  if (g.code != 0 || g.out.empty())
-    return make_error(ErrorKind::Usage, "bisect: {} {}: no such commit in {}", option, rev, top.string());
-  return g.out;
-}
-
 // The last "roughly N steps" git bisect printed.
 int roughly_steps(const std::string& out) {
   auto pos = out.rfind("(roughly ");
   if (pos == std::string::npos) return 0;
   return std::atoi(out.c_str() + pos + 9);
-}
-
-// Serialises bisects of one tree: they share its worktree and build dir.
-Result<Fd> lock_state(const fs::path& state) {
-  Fd fd(open((state.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return make_error(ErrorKind::Infra, "{}.lock: {}", state.string(), strerror(errno));
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
-    return make_error(ErrorKind::Usage, "bisect: another faultbox bisect of this tree is running (lock {}.lock)",
-                      state.string());
-  return fd;
 }
 
 }  // namespace
@@ -175,56 +158,25 @@ std::string BisectResult::to_text() const {
 Result<BisectResult> run_bisect(const BisectOptions& o) {
   auto t_start = std::chrono::steady_clock::now();
   BisectResult res;
-  std::error_code ec;
-  if (find_in_path("git").empty()) return make_error(ErrorKind::Usage, "bisect: git not found (apt-get install git)");
-  if (!fs::is_directory(o.tree, ec)) return make_error(ErrorKind::Usage, "bisect: --tree {}: not a directory", o.tree.string());
-  auto top_g = git(o.tree, {"rev-parse", "--show-toplevel"});
-  if (top_g.code != 0 || top_g.out.empty())
-    return make_error(ErrorKind::Usage, "bisect: --tree {}: not a git work tree", o.tree.string());
-  fs::path top = fs::canonical(top_g.out, ec);
-  auto good = resolve_commit(top, o.good, "--good");
+  auto top_r = git_work_tree_top(o.tree, "bisect");
+  if (!top_r) return top_r.error();
+  const fs::path top = *top_r;
+  auto good = resolve_tree_commit(top, o.good, "bisect", "--good");
   if (!good) return good.error();
-  auto bad = resolve_commit(top, o.bad, "--bad");
+  auto bad = resolve_tree_commit(top, o.bad, "bisect", "--bad");
   if (!bad) return bad.error();
   if (*good == *bad) return make_error(ErrorKind::Usage, "bisect: --good and --bad are the same commit {}", short_id(*good));
   if (git(top, {"merge-base", "--is-ancestor", *good, *bad}).code != 0)
     return make_error(ErrorKind::Usage, "bisect: --good {} is not an ancestor of --bad {}", o.good, o.bad);
 
-  // State: bisect/<tree id>/ holds the worktree, the build dir and the logs.
-  auto root = cache_subdir("bisect");
-  if (!root) return root.error();
-  fs::path state = *root / sha256_hex(top.string()).substr(0, 16);
+  // State: bisect/<tree id>/ holds the worktree, the build dir and the logs (tree_worktree.h).
+  auto ws = tree_workspace(top);
+  if (!ws) return ws.error();
+  const fs::path state = ws->state, wt = ws->worktree;
   res.state_dir = state;
-  fs::create_directories(state, ec);
-  auto lock = lock_state(state);
+  auto lock = lock_tree_workspace(*ws, false, "bisect");
   if (!lock) return lock.error();
-  // The worktree and build dir sit as the default tarball's source and build dir do
-  // (kbuild/<id> and src/<id>/<tree>): ccache (CCACHE_BASEDIR = the cache root) then sees the
-  // same relative paths and hits on what the default kernel's build compiled.
-  std::string geo_id = "tree", geo_tree = "linux";
-  if (auto def = default_source_tree()) {
-    geo_id = def->parent_path().filename().string();
-    geo_tree = def->filename().string();
-  }
-  fs::path wt = state / "src" / geo_id / geo_tree;
-  fs::path build = state / "kbuild" / geo_id;
-  auto common_of = [&](const fs::path& d) {
-    auto g = git(d, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
-    return g.code == 0 ? fs::weakly_canonical(g.out, ec) : fs::path();
-  };
-  if (fs::exists(wt, ec) && common_of(wt) != common_of(top)) {
-    progress("bisect: {} is not a worktree of {}; making it again", wt.string(), top.string());
-    fs::remove_all(wt, ec);
-  }
-  if (!fs::exists(wt / ".git", ec)) {
-    fs::create_directories(wt.parent_path(), ec);
-    progress("bisect: making faultbox's worktree {} (once per tree)", wt.string());
-    auto g = git(top, {"worktree", "add", "-f", "--detach", wt.string(), *bad});
-    if (g.code != 0) return make_error(ErrorKind::Infra, "bisect: git worktree add {}: {}", wt.string(), first_line(g.out));
-  }
-  // faultbox's own worktree: whatever an interrupted checkout left is thrown away.
-  git(wt, {"bisect", "reset", "HEAD"});
-  if (!git(wt, {"status", "--porcelain"}).out.empty()) git(wt, {"reset", "-q", "--hard"});
+  FB_TRY(prepare_tree_worktree(*ws, *bad, "bisect"));
 
   // The log: a header naming the session, then one JSON line per decided commit.
   fs::path log_path = state / "steps.jsonl";
@@ -288,11 +240,8 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
     s.subject = git(top, {"show", "-s", "--format=%s", commit}).out;
     fprintf(o.out, "%s: %s ", label.c_str(), short_id(commit).c_str());
     fflush(o.out);
-    auto co = git(wt, {"checkout", "-q", "--detach", "-f", commit});
-    if (co.code != 0) return make_error(ErrorKind::Infra, "bisect: git checkout {}: {}", commit, first_line(co.out));
-    KernelBuildOptions ko;
-    ko.source = wt;
-    ko.build_dir = build;
+    FB_TRY(checkout_tree_commit(*ws, commit, "bisect"));
+    KernelBuildOptions ko = tree_kernel_options(commit, &*ws);
     ko.jobs = o.build_jobs;
     ko.cancelled = [] { return interrupted(); };
     std::filesystem::path bz;

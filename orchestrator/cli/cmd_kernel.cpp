@@ -1,4 +1,7 @@
-// faultbox kernel build|path: build (or find) the fault-injection kernel.
+// faultbox kernel build|path|injectable: build (or find) the fault-injection kernel, of the
+// default source, a --source tree or tarball, or a commit of a git tree (--tree REPO --rev REV,
+// built in the worktree `faultbox bisect` uses, so the two share kernels and build dir).
+#include "orchestrator/bisect/tree_worktree.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/exit_codes.h"
 #include "orchestrator/core/error_injection.h"
@@ -14,6 +17,7 @@ namespace {
 
 struct KernelOptions {
   std::string source, config, fragment_dir, vmlinux;
+  std::string tree, rev;  // a commit of a git tree instead of --source
   std::vector<std::string> fragments;
   std::vector<std::string> functions;  // injectable: only these
   int jobs = 0;
@@ -33,10 +37,34 @@ KernelBuildOptions to_build_options(const KernelOptions& o) {
 
 void add_common(CLI::App* c, KernelOptions& o) {
   c->add_option("--source", o.source, "kernel source tree or tarball (default: " + default_kernel_source().string() + "); a git work tree is cached by commit");
+  c->add_option("--tree", o.tree, "a git kernel tree: the kernel of its commit --rev, built in faultbox's own worktree "
+                                  "of it (the one faultbox bisect uses; your checkout is never touched)");
+  c->add_option("--rev", o.rev, "with --tree: the commit, branch or tag (default HEAD); cached as git:<commit>");
   c->add_option("--config", o.config, "start from this .config instead of tinyconfig + kvm_guest.config");
   c->add_option("--fragment-dir", o.fragment_dir, "directory of *.config fragments (default: faultbox's kconfigs/)");
   c->add_option("--fragment", o.fragments, "an extra fragment merged last (repeatable)")
       ->allow_extra_args(false);  // one value per occurrence: a later "--" still starts the command
+}
+
+int fail(const Error& e) {
+  log_line(Verbosity::Quiet, e.message);
+  return exit_code::from_error(e);
+}
+
+// The commit checked out in faultbox's worktree of the tree and built there, under the
+// workspace lock (a running bisect of the same tree is waited for).
+Result<KernelArtifact> build_tree_commit(const std::filesystem::path& top, KernelBuildOptions opts) {
+  auto ws = tree_workspace(top);
+  if (!ws) return ws.error();
+  auto lock = lock_tree_workspace(*ws, true, "kernel");
+  if (!lock) return lock.error();
+  FB_TRY(prepare_tree_worktree(*ws, opts.git_commit, "kernel"));
+  progress("kernel: checking out {} in {}", opts.git_commit.substr(0, 12), ws->worktree.string());
+  FB_TRY(checkout_tree_commit(*ws, opts.git_commit, "kernel"));
+  auto in_ws = tree_kernel_options(opts.git_commit, &*ws);
+  opts.source = in_ws.source;
+  opts.build_dir = in_ws.build_dir;
+  return build_kernel(opts);
 }
 
 }  // namespace
@@ -60,6 +88,22 @@ CommandMain add_kernel(CLI::App& app) {
       ->expected(-1);
   return [o, build, injectable]() -> int {
     auto opts = to_build_options(*o);
+    // --tree: the commit's identity first (no checkout), so a cached kernel is found at once.
+    std::optional<std::filesystem::path> tree_top;
+    std::string rebuild = kernel_rebuild_command(opts);
+    if (!o->tree.empty()) {
+      if (!o->source.empty()) return fail(make_error(ErrorKind::Usage, "kernel: give --source or --tree, not both"));
+      auto top = git_work_tree_top(o->tree, "kernel");
+      if (!top) return fail(top.error());
+      auto commit = resolve_tree_commit(*top, o->rev.empty() ? "HEAD" : o->rev, "kernel", "--rev");
+      if (!commit) return fail(commit.error());
+      tree_top = *top;
+      auto source_opts = tree_kernel_options(*commit);
+      opts.git_commit = source_opts.git_commit;
+      rebuild = fmt::format("{} --tree {} --rev {}", kernel_rebuild_command(opts), top->string(), *commit);
+    } else if (!o->rev.empty()) {
+      return fail(make_error(ErrorKind::Usage, "kernel: --rev needs --tree"));
+    }
     if (injectable->parsed()) {
       std::optional<ErrorInjectionList> list;
       if (!o->vmlinux.empty()) {
@@ -88,6 +132,17 @@ CommandMain add_kernel(CLI::App& app) {
       return missing ? 1 : 0;
     }
     if (build->parsed()) {
+      if (tree_top) {
+        if (auto k = find_cached_kernel(opts); !o->force && k && *k && (*k)->damage.empty()) {
+          progress("kernel: cached {} ({}, {})", (*k)->bzimage.string(), (*k)->release, opts.git_commit.substr(0, 12));
+          printf("%s\n", (*k)->bzimage.c_str());
+          return 0;
+        }
+        auto built = build_tree_commit(*tree_top, opts);
+        if (!built) return fail(built.error());
+        printf("%s\n", built->bzimage.c_str());
+        return 0;
+      }
       auto k = build_kernel(opts);
       if (!k) {
         log_line(Verbosity::Quiet, k.error().message);
@@ -102,12 +157,12 @@ CommandMain add_kernel(CLI::App& app) {
       return exit_code::from_error(k.error());
     }
     if (!*k) {
-      log_line(Verbosity::Quiet, "kernel: not built yet (faultbox kernel build)");
+      log_line(Verbosity::Quiet, fmt::format("kernel: not built yet ({})", rebuild));
       return 1;
     }
     if (!(*k)->damage.empty()) {
       log_line(Verbosity::Quiet, fmt::format("kernel: cached kernel {} is damaged: {}; rebuild it: {}", (*k)->dir.string(),
-                                             (*k)->damage, kernel_rebuild_command(opts)));
+                                             (*k)->damage, rebuild));
       return exit_code::kInfra;
     }
     printf("%s\n", (*k)->bzimage.c_str());

@@ -99,9 +99,15 @@ Result<SourceIdentity> identify_source_dir(const fs::path& dir) {
 
 namespace {
 
-Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
-  ResolvedInputs in;
+// The source's path and identity: a given commit, a tarball, a git work tree or a plain dir.
+Status resolve_source(const KernelBuildOptions& opts, ResolvedInputs& in) {
   std::error_code ec;
+  if (!opts.git_commit.empty()) {  // the caller checks the commit out before building
+    in.source = opts.source.empty() ? fs::path() : fs::absolute(opts.source, ec);
+    in.source_is_dir = in.source_is_git = true;
+    in.source_identity = "git:" + opts.git_commit;
+    return {};
+  }
   fs::path src = opts.source.empty() ? default_kernel_source() : opts.source;
   if (!fs::exists(src, ec)) {
     if (opts.source.empty())
@@ -111,8 +117,6 @@ Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
   }
   in.source = fs::canonical(src, ec);
   in.source_is_dir = fs::is_directory(in.source);
-  struct stat st;
-  stat(in.source.c_str(), &st);
   if (in.source_is_dir) {
     if (!fs::exists(in.source / "Makefile") || !fs::exists(in.source / "Kconfig"))
       return make_error(ErrorKind::Usage, "{} is not a kernel source tree (no Makefile/Kconfig)", in.source.string());
@@ -121,8 +125,17 @@ Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
     in.source_identity = id->text;
     in.source_is_git = id->is_git;
   } else {
+    struct stat st;
+    stat(in.source.c_str(), &st);
     in.source_identity = fmt::format("tarball:{}:{}:{}", in.source.string(), st.st_size, st.st_mtime);
   }
+  return {};
+}
+
+Result<ResolvedInputs> resolve_inputs(const KernelBuildOptions& opts) {
+  ResolvedInputs in;
+  std::error_code ec;
+  FB_TRY(resolve_source(opts, in));
 
   fs::path frag_dir = opts.fragment_dir;
   if (frag_dir.empty()) {
@@ -413,6 +426,14 @@ Result<KernelArtifact> build_kernel(const KernelBuildOptions& opts) {
   }
 
   fs::path src = in->source;
+  if (!opts.git_commit.empty()) {
+    // The key says git:<commit>: what is compiled must be exactly that commit.
+    auto id = identify_source_dir(src);
+    if (!id) return id.error();
+    if (id->text != in->source_identity)
+      return make_error(ErrorKind::Infra, "kernel: {} is not a clean checkout of {} ({})", src.string(), opts.git_commit,
+                        id->text);
+  }
   if (!in->source_is_dir) {
     auto s = extract_tarball(*in);
     if (!s) return s.error();

@@ -27,6 +27,11 @@ struct KernelBuildOptions {
   // The out-of-tree build dir (O=); empty: kbuild/<source id> in the cache. `bisect` keeps one
   // per tree, placed as the tarball's is relative to its source so ccache hits carry over.
   std::filesystem::path build_dir;
+  // Set: `source` is (or, for a cache lookup, will be) a clean checkout of this commit, and the
+  // source identity is `git:<commit>` without asking git, so the cache can be asked before
+  // anything is checked out (`kernel build --tree --rev`, bisect). build_kernel refuses a
+  // source that is not exactly that checkout.
+  std::string git_commit;
   // Polled while make runs; true stops the build (make gets SIGINT and deletes what it was
   // writing) and build_kernel returns an error naming the interruption.
   std::function<bool()> cancelled;
