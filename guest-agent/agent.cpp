@@ -467,7 +467,10 @@ AgentStatus Agent::set_up_step_at_exec(const ExecRequest& r, pid_t pid, const St
     ready = Error{ErrorKind::Infra, "child did not stop at exec"};
   } else {
     if (r.make_it_fail) ready = write_proc_knob(pid, "make-it-fail", "1");
-    if (r.fail_nth > 0 && ready) ready = write_proc_knob(pid, "fail-nth", std::to_string(r.fail_nth));
+    if (r.fail_nth > 0 && ready) {
+      count_sleeping_allocations_for_fail_nth();
+      ready = write_proc_knob(pid, "fail-nth", std::to_string(r.fail_nth));
+    }
     for (; ready && started < r.aimed.size(); ++started) ready = faults_[r.aimed[started]]->on_step_start(step);
     // Last, so nothing the agent does for the step is traced: from here on only the step runs.
     if (!r.ftrace_pid.empty() && ready) ready = write_text(r.ftrace_pid + "/set_ftrace_pid", std::to_string(pid));

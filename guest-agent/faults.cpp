@@ -170,6 +170,10 @@ class AttrFault : public Fault {
 
 }  // namespace
 
+void count_sleeping_allocations_for_fail_nth() {
+  for (const char* attr : {"failslab", "fail_page_alloc"}) (void)write_text(g_debugfs + "/" + attr + "/ignore-gfp-wait", "N");
+}
+
 void set_debugfs_root(const std::string& root) { g_debugfs = root; }
 void set_sysfs_root(const std::string& root) { g_sysfs = root; }
 

@@ -51,6 +51,14 @@ AgentResult<std::unique_ptr<Fault>> arm_fault(const nlohmann::json& spec);
 // or why not.
 Result<std::string> resolve_disk_target(const std::string& target);
 
+// Before a step runs with fail-nth: failslab and fail_page_alloc skip allocations that may
+// sleep while their ignore-gfp-wait is Y (the kernel's default), so fail-nth would never count
+// a GFP_KERNEL allocation, the commonest kind, and a sweep or explore would not see the error
+// paths behind them. Writes N to both (faultbox's own default for the two types, and what
+// syzkaller sets); with their probability at 0 only a task's fail-nth reads it. Best effort: a
+// kernel without the attribute has nothing to count there.
+void count_sleeping_allocations_for_fail_nth();
+
 // Where the agent finds debugfs and sysfs (tests on the host point them at a fake tree).
 void set_debugfs_root(const std::string& root);
 void set_sysfs_root(const std::string& root);
