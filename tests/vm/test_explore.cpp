@@ -47,7 +47,7 @@ void check_report_page_in_chromium(const std::filesystem::path& out, const nlohm
   CHECK(nth_rows.size() == j["discovery"]["nth_sites"].get<std::size_t>());
 
   auto png = out / "report.png";
-  constexpr int kWidth = 1400, kHeight = 1600;
+  constexpr int kWidth = 1400, kHeight = 3000;  // tall enough for every row of a mkdir exploration
   browser.screenshot(out / "report.html", png, kWidth, kHeight);
   auto bytes = read_file(png);
   REQUIRE(bytes.ok());
