@@ -19,9 +19,11 @@ namespace {
 struct TreeState {
   std::string head, status, index_sha;
   static TreeState of(const fs::path& repo) {
+    // status first: it refreshes the index's stat data (the first time after the fixture was
+    // made it rewrites the file), which is git's doing, not the bisect's.
+    auto status = git_in(repo, {"status", "--porcelain"});
     auto index = read_file(repo / ".git/index");
-    return {git_in(repo, {"rev-parse", "HEAD"}), git_in(repo, {"status", "--porcelain"}),
-            index ? sha256_of(*index) : std::string("none")};
+    return {git_in(repo, {"rev-parse", "HEAD"}), status, index ? sha256_of(*index) : std::string("none")};
   }
   bool operator==(const TreeState&) const = default;
 };
