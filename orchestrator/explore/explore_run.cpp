@@ -412,6 +412,15 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
     return make_error(ErrorKind::Usage,
                       "--sites block: the workload has no [[disk]]: block sites are the requests its step sends to a "
                       "scenario disk (explore --scenario FILE with disks)");
+  // The discovery reads the disks' counters in steps just before and after the explored step,
+  // which only bound it when the next step waits for it.
+  if (o.sites.block)
+    for (auto& st : base_plan->scenario.steps)
+      if (st.name == w.step && st.background)
+        return make_error(ErrorKind::Usage,
+                          "--sites block: step '{}' is a background step: its requests cannot be counted apart from "
+                          "the steps that run beside it",
+                          w.step);
   // A block site's plan before anything boots: a scenario with a fail_make_request of its own on
   // the explored step would have every block run refused (one debugfs fault type per step).
   if (o.sites.block)
