@@ -30,11 +30,7 @@ std::string serial_for(const std::string& name) {
   return {};
 }
 
-std::string env_name(const std::string& name) {
-  std::string var = "FAULTBOX_DISK_";
-  for (char c : name) var.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
-  return var;
-}
+std::string env_name(const std::string& name) { return proto::disk_env_var(name); }
 
 }  // namespace
 

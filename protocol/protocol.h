@@ -8,8 +8,11 @@
 //    {"event": ...} that answer no request (ready, exit, heartbeat).
 //  - trace (org.faultbox.trace): binary frames (frame.h), for bytes that must arrive
 //    live, in order and unchanged: exec stdout/stderr, kernel log, trace events.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace fb::proto {
 
@@ -41,6 +44,13 @@ inline constexpr const char* kDiskCmdlineParam = "faultbox.disk=";
 // How long the agent waits for them, in ms: set by the host below its own boot timeout, so a
 // missing disk is reported as such rather than as an agent that never came up.
 inline constexpr const char* kDiskWaitCmdlineParam = "faultbox.disk_wait_ms=";
+// The environment variable a step finds a disk in, FAULTBOX_DISK_<NAME> (NAME upper-cased, other
+// characters '_'): the agent sets it, and explore's discovery steps read it.
+inline std::string disk_env_var(std::string_view name) {
+  std::string var = "FAULTBOX_DISK_";
+  for (char c : name) var.push_back(isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(toupper(c)) : '_');
+  return var;
+}
 
 namespace op {
 inline constexpr const char* kHello = "hello";

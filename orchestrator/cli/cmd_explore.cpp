@@ -122,9 +122,9 @@ CommandMain add_explore(CLI::App& app) {
   cmd->add_option("--scenario", c->scenario, "explore the [explore] step of this scenario file instead of a command");
   cmd->add_option("--jobs", c->jobs, "warm VMs running sites at once (default 1)")->check(CLI::Range(1, 64));
   cmd->add_option("--budget", c->budget, "stop starting runs after this long (e.g. 30m); the rest are not-run");
-  cmd->add_option("--sites", c->sites, "site kinds: nth,function (default both)");
+  cmd->add_option("--sites", c->sites, "site kinds: nth,function,block (default nth,function; block: each request to each scenario disk)");
   cmd->add_option("--function", c->functions, "only this injectable function (repeatable)")->allow_extra_args(false);
-  cmd->add_flag("--always", c->always, "also fail each function on every call, not only once");
+  cmd->add_flag("--always", c->always, "also fail each function on every call, not only once, and every request to each disk");
   cmd->add_option("--timeout", c->timeout, "a run's limit before it counts as a hang (default 60s; a scenario's [vm] timeout wins)");
   cmd->add_option("--out", c->out, "report dir (default $XDG_STATE_HOME/faultbox/explore/<time>-<name>-<pid>)");
   cmd->add_option("--emit-scenarios", c->emit, "write a scenario per interesting run (crash, hang, warning, data loss, silent) here");

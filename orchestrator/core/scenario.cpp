@@ -150,11 +150,13 @@ std::vector<SectionSpec> build_schema() {
                  "unfaulted around it; `faultbox run` ignores this section)"},
                 {"sites", ValueKind::StringArray, false, 0, 0,
                  "site kinds to explore: \"nth\" (each fail-nth site once), \"function\" (each injectable function "
-                 "the step calls, with the return values its type allows); default both"},
+                 "the step calls, with the return values its type allows), \"block\" (each request the step sends to "
+                 "each [[disk]] failed once with fail_make_request); default nth and function"},
                 {"functions", ValueKind::StringArray, false, 0, 0,
                  "only these injectable functions (default: every one the step reaches)"},
                 {"always", ValueKind::Bool, false, 0, 0,
-                 "also fail each function on every call, not only once (default false)"}}});
+                 "also fail each function on every call, not only once, and every request to each disk (default "
+                 "false)"}}});
   for (auto& t : proto::fault_types()) s.push_back(fault_section(t));
   return s;
 }
@@ -872,8 +874,12 @@ Result<Scenario> parse_scenario_text(const std::string& text, const std::string&
     if (v->contains("sites")) {
       x.sites = (*v)["sites"].get<std::vector<std::string>>();
       for (auto& k : x.sites)
-        if (k != "nth" && k != "function")
-          return err(loc(file, key_or_table(*xt, "sites")), fmt::format("[explore] sites: '{}' is not nth or function", k));
+        if (k != "nth" && k != "function" && k != "block")
+          return err(loc(file, key_or_table(*xt, "sites")),
+                     fmt::format("[explore] sites: '{}' is not nth, function or block", k));
+        else if (k == "block" && sc.disks.empty())
+          return err(loc(file, key_or_table(*xt, "sites")),
+                     "[explore] sites: 'block' needs a [[disk]]: block sites are the requests the step sends to a disk");
     }
     if (v->contains("functions")) x.functions = (*v)["functions"].get<std::vector<std::string>>();
     x.always = v->value("always", false);

@@ -159,9 +159,9 @@ struct ExpectSpec {
 // [explore]: what `faultbox explore SCENARIO` fails (docs/explore.md); `run` ignores it.
 struct ExploreSection {
   std::string step;                    // the step whose fault sites are explored
-  std::vector<std::string> sites;      // "nth", "function"; empty: both
+  std::vector<std::string> sites;      // "nth", "function", "block"; empty: nth and function
   std::vector<std::string> functions;  // only these injectable functions; empty: every one reached
-  bool always = false;                 // also fail each function on every call
+  bool always = false;                 // also fail each function on every call (and each disk's every request)
   SourceLocation where;
 };
 

@@ -1,6 +1,7 @@
 #include "orchestrator/explore/explore.h"
 
 #include "orchestrator/core/printable.h"
+#include "protocol/protocol.h"
 
 #include <fmt/format.h>
 
@@ -55,6 +56,14 @@ std::string fault_toml(const Site& site, const std::string& step, bool for_run) 
   std::string t = fmt::format("[[fault]]\nname = \"{}\"\n", kExploreFaultName);
   if (site.kind == Site::Kind::Nth) {
     t += fmt::format("type = \"fail_nth\"\nnth = {}\n", site.nth);
+  } else if (site.kind == Site::Kind::Block) {
+    // Whoever submits the bio (the step, the filesystem's journal thread, writeback): the k-th
+    // bio to the disk while the step runs. should_fail() counts the eligible calls and fails the
+    // one where count % interval == 0, i.e. the interval-th; times = 1 stops it there. The
+    // count starts at 0 at boot and each run boots a VM of its own.
+    t += fmt::format("type = \"fail_make_request\"\ntarget = {}\ntask_filter = false\nprobability = 100\n",
+                     toml_string("disk:" + site.disk));
+    t += site.always ? "interval = 1\ntimes = -1\n" : fmt::format("interval = {}\ntimes = 1\n", site.request);
   } else {
     t += fmt::format("type = \"fail_function\"\nfunction = {}\nretval = {}\n", toml_string(site.function), site.retval);
     // once: the first call the marked step makes fails; always: every call does.
@@ -119,11 +128,16 @@ std::vector<long long> retvals_for(const std::string& type) {
 
 std::string Site::label() const {
   if (kind == Kind::Nth) return fmt::format("nth {}", nth);
+  if (kind == Kind::Block)
+    return always ? fmt::format("disk {} every request", disk) : fmt::format("disk {} request {}", disk, request);
   return fmt::format("{}={} {}", function, retval_name(retval), always ? "always" : "once");
 }
 
 std::string Site::slug() const {
   if (kind == Kind::Nth) return fmt::format("nth-{}", nth);
+  // Disk names hold letters, digits, '.', '_' and '-' only (docs/scenarios.md#disks).
+  if (kind == Kind::Block)
+    return always ? fmt::format("disk-{}-every-request", disk) : fmt::format("disk-{}-request-{}", disk, request);
   std::string r = retval_name(retval);
   if (!r.empty() && r[0] == '-') r = r.substr(1);
   return fmt::format("{}-{}-{}", function, r, always ? "always" : "once");
@@ -131,6 +145,14 @@ std::string Site::slug() const {
 
 nlohmann::json Site::to_json() const {
   if (kind == Kind::Nth) return {{"kind", "nth"}, {"nth", nth}};
+  // `fault` and `variant` are what the report page makes its rows and columns of.
+  if (kind == Kind::Block)
+    return {{"kind", "block"},
+            {"fault", "fail_make_request disk:" + disk},
+            {"disk", disk},
+            {"request", request},
+            {"mode", always ? "always" : "once"},
+            {"variant", always ? std::string("every request") : fmt::format("request {}", request)}};
   return {{"kind", "function"},
           {"function", function},
           {"type", type},
@@ -169,12 +191,11 @@ Result<SiteSelection> parse_site_kinds(const std::string& list) {
   while (std::getline(in, word, ',')) {
     if (word == "nth") sel.nth = true;
     else if (word == "function") sel.function = true;
-    else if (word == "block")
-      return make_error(ErrorKind::Usage,
-                        "--sites: block faults are not explored yet (use a scenario with a block [[fault]] and `run`)");
-    else return make_error(ErrorKind::Usage, "--sites: '{}' is not nth or function", word);
+    else if (word == "block") sel.block = true;
+    else return make_error(ErrorKind::Usage, "--sites: '{}' is not nth, function or block", word);
   }
-  if (!sel.nth && !sel.function) return make_error(ErrorKind::Usage, "--sites: name at least one of nth, function");
+  if (!sel.nth && !sel.function && !sel.block)
+    return make_error(ErrorKind::Usage, "--sites: name at least one of nth, function, block");
   return sel;
 }
 
@@ -192,6 +213,67 @@ std::vector<Site> enumerate_sites(const Discovery& d, const SiteSelection& sel) 
         if (sel.always) out.push_back(Site{Site::Kind::Function, 0, f.function, f.type, rv, true});
       }
     }
+  if (sel.block)
+    for (auto& disk : d.disks) {
+      for (std::int64_t k = 1; k <= disk.requests(); ++k) out.push_back(Site::block(disk.disk, static_cast<unsigned>(k)));
+      if (sel.always && disk.requests() > 0) out.push_back(Site::block_always(disk.disk));
+    }
+  return out;
+}
+
+std::string disk_stat_script(const std::vector<std::string>& disks) {
+  // ${VAR#/dev/} is the kernel's name of the disk; /sys/block/<name>/stat its counters since
+  // boot, the partitions' I/O included.
+  std::string t;
+  for (auto& d : disks)
+    t += fmt::format("v=${}; echo \"{} $(cat /sys/block/${{v#/dev/}}/stat)\"\n", proto::disk_env_var(d), d);
+  return t;
+}
+
+std::map<std::string, DiskRequests> parse_disk_stats(std::string_view text) {
+  std::map<std::string, DiskRequests> out;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string name;
+    if (!(ls >> name)) continue;
+    std::vector<std::int64_t> f;
+    std::int64_t x = 0;
+    while (ls >> x) f.push_back(x);
+    // Fields 1-2 reads and read merges, 5-6 writes and write merges (since 2.6), 12-13 discards
+    // (4.18), 16 flushes (5.5): a line of fewer than 11 numbers is not a stat line.
+    if (f.size() < 11) continue;
+    DiskRequests d;
+    d.disk = name;
+    d.reads = f[0] + f[1];
+    d.writes = f[4] + f[5];
+    if (f.size() >= 13) d.discards = f[11] + f[12];
+    if (f.size() >= 16) d.flushes = f[15];
+    out[name] = d;
+  }
+  return out;
+}
+
+Result<std::vector<DiskRequests>> disk_requests_between(const std::vector<std::string>& disks,
+                                                        const std::map<std::string, DiskRequests>& before,
+                                                        const std::map<std::string, DiskRequests>& after) {
+  std::vector<DiskRequests> out;
+  for (auto& name : disks) {
+    auto b = before.find(name), a = after.find(name);
+    if (b == before.end() || a == after.end())
+      return make_error(ErrorKind::Infra, "no I/O counters of disk '{}' {} the step", name,
+                        b == before.end() ? "before" : "after");
+    DiskRequests d;
+    d.disk = name;
+    d.reads = a->second.reads - b->second.reads;
+    d.writes = a->second.writes - b->second.writes;
+    d.discards = a->second.discards - b->second.discards;
+    d.flushes = a->second.flushes - b->second.flushes;
+    if (d.reads < 0 || d.writes < 0 || d.discards < 0 || d.flushes < 0)
+      return make_error(ErrorKind::Infra, "the I/O counters of disk '{}' went down during the step", name);
+    out.push_back(d);
+  }
   return out;
 }
 
@@ -342,6 +424,17 @@ nlohmann::json ExploreReport::to_json() const {
   nlohmann::json fns = nlohmann::json::array();
   for (auto& f : discovery.functions) fns.push_back({{"function", f.function}, {"type", f.type}, {"calls", f.calls}});
   j["discovery"] = {{"wall_s", round3(discovery.wall_s)}, {"nth_sites", discovery.nth_sites}, {"functions", fns}};
+  if (discovery.disks_counted) {
+    nlohmann::json disks = nlohmann::json::array();
+    for (auto& d : discovery.disks)
+      disks.push_back({{"disk", d.disk},
+                       {"requests", d.requests()},
+                       {"reads", d.reads},
+                       {"writes", d.writes},
+                       {"discards", d.discards},
+                       {"flushes", d.flushes}});
+    j["discovery"]["disks"] = disks;
+  }
   if (!discovery.notes.empty()) j["discovery"]["notes"] = discovery.notes;
   j["vms"] = {{"booted", vms.booted},
               {"replaced", vms.replaced},
@@ -376,6 +469,9 @@ std::string ExploreReport::to_text() const {
   t += fmt::format("kernel {} ({}), {}; discovery {:.1f} s: {} fail-nth sites, {} injectable functions reached\n",
                    kernel_release, kernel_hash, accel, discovery.wall_s, discovery.nth_sites,
                    discovery.functions_traced ? std::to_string(discovery.functions.size()) : std::string("unknown"));
+  for (auto& d : discovery.disks)
+    t += fmt::format("  disk {}: {} block requests ({} reads, {} writes, {} discards, {} flushes)\n", d.disk,
+                     d.requests(), d.reads, d.writes, d.discards, d.flushes);
   for (auto& n : discovery.notes) t += "  note: " + n + "\n";
   t += fmt::format("{} runs in {:.1f} s on {} job(s): {} VM(s) booted, {} replaced; boot {:.2f} s, per-run overhead "
                    "{:.2f} s (medians)\n",

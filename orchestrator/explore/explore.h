@@ -31,17 +31,33 @@ bool interesting(Outcome o);
 
 // Where one run fails the workload.
 struct Site {
-  enum class Kind { Nth, Function };
+  enum class Kind { Nth, Function, Block };
   Kind kind = Kind::Nth;
   unsigned nth = 0;          // Nth: the fault site number (fail-nth)
   std::string function;      // Function: the injectable function
   std::string type;          // its injectable type: ERRNO, NULL, ERRNO_NULL, TRUE
   long long retval = 0;      // what it returns instead
-  bool always = false;       // every call (else once: times = 1)
+  bool always = false;       // every call (else once: times = 1); Block: every request from the first
+  std::string disk;          // Block: the scenario disk whose requests fail (fail_make_request)
+  unsigned request = 0;      // Block: the k-th request submitted to it while the step runs fails
 
-  // "nth 5", "should_failslab=-ENOMEM once": what a progress line and the summary say.
+  static Site block(std::string disk, unsigned request) {
+    Site s{Kind::Block};
+    s.disk = std::move(disk);
+    s.request = request;
+    return s;
+  }
+  static Site block_always(std::string disk) {
+    Site s = block(std::move(disk), 1);
+    s.always = true;
+    return s;
+  }
+
+  // "nth 5", "should_failslab=-ENOMEM once", "disk data request 3", "disk data every request":
+  // what a progress line and the summary say.
   std::string label() const;
-  // A file-name-safe form: "nth-5", "should_failslab-ENOMEM-once".
+  // A file-name-safe form: "nth-5", "should_failslab-ENOMEM-once", "disk-data-request-3",
+  // "disk-data-every-request".
   std::string slug() const;
   nlohmann::json to_json() const;  // without the stack (the run adds it)
 };
@@ -57,14 +73,41 @@ struct ReachedFunction {
   std::int64_t calls = 0;
 };
 
+// The I/O one scenario disk saw while the explored step ran: the differences of its
+// /sys/block/<dev>/stat fields (Documentation/block/stat.rst) from just before the step to just
+// after it. A request is one bio, as fail_make_request counts them (should_fail_bio() in
+// submit_bio_noacct()): completed I/Os plus the bios merged into them.
+struct DiskRequests {
+  std::string disk;
+  std::int64_t reads = 0, writes = 0, discards = 0, flushes = 0;
+  std::int64_t requests() const { return reads + writes + discards + flushes; }
+};
+
 // What the unfaulted run of the workload reached.
 struct Discovery {
   double wall_s = 0;
   unsigned nth_sites = 0;                 // fault sites counted by fail-nth
   std::vector<ReachedFunction> functions;  // injectable functions called, most calls first
   bool functions_traced = false;          // the function trace ran (else functions is unknown)
+  std::vector<DiskRequests> disks;        // block requests per scenario disk, in scenario order
+  bool disks_counted = false;             // the block discovery ran (else disks is unknown)
   std::vector<std::string> notes;         // what discovery could not do, one line each
 };
+
+// The shell script of explore's block-discovery steps: one line "NAME <the 17 stat fields>" per
+// disk, the device found through $FAULTBOX_DISK_<NAME>.
+std::string disk_stat_script(const std::vector<std::string>& disks);
+// The lines disk_stat_script printed, as disk -> counts since boot (a line that does not parse
+// is left out).
+std::map<std::string, DiskRequests> parse_disk_stats(std::string_view text);
+// after - before per disk of `disks` (in that order); a disk missing from either is an error
+// naming it.
+Result<std::vector<DiskRequests>> disk_requests_between(const std::vector<std::string>& disks,
+                                                        const std::map<std::string, DiskRequests>& before,
+                                                        const std::map<std::string, DiskRequests>& after);
+// The names of the steps explore adds around the explored step in its block-discovery run.
+inline constexpr const char* kDiskStatBeforeStep = "faultbox-explore-disk-stat-before";
+inline constexpr const char* kDiskStatAfterStep = "faultbox-explore-disk-stat-after";
 
 // Counts the calls of each function in ftrace's function-tracer text ("comm-pid [cpu] flags
 // ts: func <-caller"), keeping only the functions of `injectable` (name -> type).
@@ -73,14 +116,17 @@ std::vector<ReachedFunction> count_traced_calls(std::string_view trace,
 
 struct SiteSelection {
   bool nth = true, function = true;
+  bool block = false;  // each request to each scenario disk failed once (fail_make_request)
   std::vector<std::string> only_functions;  // empty: every reached one
-  bool always = false;                      // also a run with each function failing on every call
+  bool always = false;                      // also a run with each function failing on every call,
+                                            // and with every request to each disk failing
 };
-// "nth,function" -> selection; Usage error naming the bad word.
+// "nth,function,block" -> selection; Usage error naming the bad word.
 Result<SiteSelection> parse_site_kinds(const std::string& list);
 
 // Every run of the exploration, in order: nth 1..N, then the functions in discovery order, each
-// with its type's return values, once (and always when asked).
+// with its type's return values, once (and always when asked), then per disk its requests
+// 1..N (and every request when always is asked).
 std::vector<Site> enumerate_sites(const Discovery& d, const SiteSelection& sel);
 
 // The workload: a bare command, or a scenario's [explore] step.

@@ -334,7 +334,8 @@ std::string cell_html(const std::vector<const json*>& runs) {
 // One matrix: the rows of one site kind, the union of their variants as columns.
 using Columns = std::vector<std::pair<std::string, std::string>>;  // variant, its heading
 
-// A kind's columns in the order the runs first name them, "once" before "always".
+// A kind's columns in the order the runs first name them, "once" before "always", a block
+// fault's "every request" after every "request K" (a disk with fewer requests names it first).
 Columns columns_of(const std::vector<const json*>& runs, std::string_view kind) {
   Columns columns;
   for (const json* r : runs) {
@@ -346,6 +347,7 @@ Columns columns_of(const std::vector<const json*>& runs, std::string_view kind) 
   auto mode_rank = [](const std::string& v) {
     if (v.size() >= 5 && v.compare(v.size() - 5, 5, "/once") == 0) return 0;
     if (v.size() >= 7 && v.compare(v.size() - 7, 7, "/always") == 0) return 1;
+    if (v == "every request") return 3;
     return 2;
   };
   std::stable_sort(columns.begin(), columns.end(), [&](const auto& a, const auto& b) { return mode_rank(a.first) < mode_rank(b.first); });
@@ -409,9 +411,14 @@ std::string facts_html(const json& report) {
   fact("wall time", seconds_text(number_of(report, "wall_s")), "wall");
   const json* d = field(report, "discovery");
   const json& discovery = d && d->is_object() ? *d : kNone;
+  // Block requests per disk, when the block discovery ran (the key is absent otherwise).
+  std::string disks;
+  for (const auto& disk : array_of(discovery, "disks"))
+    if (disk.is_object())
+      disks += fmt::format(", disk {}: {} block requests", esc(text_of(disk, "disk")), esc(or_dash(text_of(disk, "requests"))));
   fact("discovery",
-       fmt::format("{} fail-nth sites, {} injectable functions reached, {}", esc(or_dash(text_of(discovery, "nth_sites"))),
-                   array_of(discovery, "functions").size(), seconds_text(number_of(discovery, "wall_s"))),
+       fmt::format("{} fail-nth sites, {} injectable functions reached{}, {}", esc(or_dash(text_of(discovery, "nth_sites"))),
+                   array_of(discovery, "functions").size(), disks, seconds_text(number_of(discovery, "wall_s"))),
        "discovery");
   const json* v = field(report, "vms");
   const json& vms = v && v->is_object() ? *v : kNone;
@@ -593,7 +600,7 @@ std::string render_explore_html(const nlohmann::json& report) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kKinds{{
       {"nth", "fail-nth sites (the Nth fault site the workload reaches fails once)"},
       {"function", "Injectable functions (return value &times; once or always)"},
-      {"block", "Block faults"},
+      {"block", "Block faults (the Nth request to a disk fails once, or every request fails)"},
   }};
   for (const auto& [kind, heading] : kKinds) {
     auto it = by_kind.find(std::string(kind));

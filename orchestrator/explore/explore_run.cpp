@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <ctime>
@@ -216,6 +217,40 @@ RunResult run_cold(const RunPlan& plan) {
   return rr;
 }
 
+// Block discovery: a step just before the explored one and one just after it print every
+// scenario disk's /sys/block/<dev>/stat, so the differences are the I/O the explored step (and
+// whoever wrote to its disks meanwhile: the journal thread, writeback) sent to each disk.
+void add_disk_stat_steps(Scenario& sc, const std::string& explored) {
+  std::vector<std::string> names;
+  for (auto& d : sc.disks) names.push_back(d.name);
+  auto at = std::find_if(sc.steps.begin(), sc.steps.end(), [&](const StepSpec& st) { return st.name == explored; });
+  if (at == sc.steps.end() || names.empty()) return;
+  StepSpec stat;
+  stat.argv = {"sh", "-c", disk_stat_script(names)};
+  stat.expect_exit = 0;
+  stat.mark_task = false;
+  stat.timeout = std::chrono::seconds(60);
+  stat.where = at->where;
+  StepSpec before = stat, after = stat;
+  before.name = kDiskStatBeforeStep;
+  after.name = kDiskStatAfterStep;
+  std::size_t i = static_cast<std::size_t>(at - sc.steps.begin());
+  sc.steps.insert(sc.steps.begin() + static_cast<std::ptrdiff_t>(i) + 1, after);
+  sc.steps.insert(sc.steps.begin() + static_cast<std::ptrdiff_t>(i), before);
+}
+
+// The block requests per disk a run with add_disk_stat_steps() saw, or why not.
+Result<std::vector<DiskRequests>> disk_requests_of(const RunReport& r, const std::vector<std::string>& disks) {
+  const StepResult *before = nullptr, *after = nullptr;
+  for (auto& st : r.steps) {
+    if (st.name == kDiskStatBeforeStep) before = &st;
+    if (st.name == kDiskStatAfterStep) after = &st;
+  }
+  if (!before || !after || !before->finished || !after->finished)
+    return make_error(ErrorKind::Infra, "the disk counters were not read {} the step", !before || !before->finished ? "before" : "after");
+  return disk_requests_between(disks, parse_disk_stats(before->out), parse_disk_stats(after->out));
+}
+
 const FaultResult* explore_fault(const RunReport& r) {
   for (auto& f : r.faults)
     if (f.name == kExploreFaultName) return &f;
@@ -371,6 +406,26 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
   auto base_plan = plan_text(o, scenario_toml(w, std::nullopt, true));
   if (!base_plan) return base_plan.error();
   bool cold = !base_plan->scenario.disks.empty();
+  std::vector<std::string> disk_names;
+  for (auto& d : base_plan->scenario.disks) disk_names.push_back(d.name);
+  if (o.sites.block && disk_names.empty())
+    return make_error(ErrorKind::Usage,
+                      "--sites block: the workload has no [[disk]]: block sites are the requests its step sends to a "
+                      "scenario disk (explore --scenario FILE with disks)");
+  // The discovery reads the disks' counters in steps just before and after the explored step,
+  // which only bound it when the next step waits for it.
+  if (o.sites.block)
+    for (auto& st : base_plan->scenario.steps)
+      if (st.name == w.step && st.background)
+        return make_error(ErrorKind::Usage,
+                          "--sites block: step '{}' is a background step: its requests cannot be counted apart from "
+                          "the steps that run beside it",
+                          w.step);
+  // A block site's plan before anything boots: a scenario with a fail_make_request of its own on
+  // the explored step would have every block run refused (one debugfs fault type per step).
+  if (o.sites.block)
+    if (auto probe = plan_text(o, scenario_toml(w, Site::block(disk_names.front(), 1), true)); !probe)
+      return make_error(ErrorKind::Usage, "--sites block: {}", probe.error().message);
   SessionOptions so = base_plan->vm;
   auto deadline = o.budget.count() > 0 ? t0 + o.budget : std::chrono::steady_clock::time_point::max();
 
@@ -402,15 +457,30 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
     progress("explore: VM replaced after discovery: {}", why);
     return {};
   };
+  // Block discovery rides on the fail-nth count's run when there is one (a disk scenario's runs
+  // each boot a VM and make its disks: one run fewer), else it is a run of its own.
+  std::function<void(Scenario&)> disk_stats;
+  if (o.sites.block) disk_stats = [&](Scenario& sc) { add_disk_stat_steps(sc, w.step); };
+  auto count_disk_requests = [&](const RunResult& rr) {
+    auto counted = disk_requests_of(rr.report, disk_names);
+    if (counted) {
+      disc.disks = *counted;
+      disc.disks_counted = true;
+    } else {
+      disc.notes.push_back("block request count failed: " + counted.error().message +
+                           (rr.report.error.empty() ? "" : ": " + rr.report.error));
+    }
+  };
   if (o.sites.nth && !interrupted()) {
     Site probe{Site::Kind::Nth, static_cast<unsigned>(kDiscoveryNth), "", "", 0, false};
-    auto plan = plan_text(o, scenario_toml(w, probe, true));
+    auto plan = plan_text(o, scenario_toml(w, probe, true), disk_stats);
     if (!plan) return plan.error();
     auto rr = discovery_run(*plan);
     if (cold) {
       rep.kernel_release = rr.report.kernel_release;
       rep.kernel_hash = kernel_hash_of(rr.report.kernel);
     }
+    if (o.sites.block) count_disk_requests(rr);
     const FaultResult* f = explore_fault(rr.report);
     if (rr.end.how == RunEnd::How::Completed && f && !f->nth_runs.empty() && f->nth_runs.front().left)
       disc.nth_sites = static_cast<unsigned>(kDiscoveryNth - *f->nth_runs.front().left);
@@ -421,6 +491,17 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
       disc.notes.push_back(fmt::format("the workload exits {} without any fault", obs.exit_code));
     if (!cold && rr.vm_lost)
       if (auto st = replace_first(rr.replace_reason); !st) return st.error();
+  }
+  if (o.sites.block && !o.sites.nth && !interrupted()) {
+    auto plan = plan_text(o, scenario_toml(w, std::nullopt, true), disk_stats);
+    if (!plan) return plan.error();
+    auto rr = discovery_run(*plan);
+    rep.kernel_release = rr.report.kernel_release;
+    rep.kernel_hash = kernel_hash_of(rr.report.kernel);
+    count_disk_requests(rr);
+    auto obs = observe(rr, w);
+    if (obs.step_ran && obs.exit_code != 0)
+      disc.notes.push_back(fmt::format("the workload exits {} without any fault", obs.exit_code));
   }
   if (o.sites.function && !interrupted()) {
     std::optional<ErrorInjectionList> list;
@@ -483,8 +564,10 @@ Result<ExploreReport> run_explore(const ExploreOptions& o) {
     }
   }
   disc.wall_s = seconds_since(d0);
-  progress("explore: discovery {:.1f} s: {} fail-nth sites, {} injectable functions reached", disc.wall_s,
-           disc.nth_sites, disc.functions.size());
+  std::string block_note;
+  for (auto& d : disc.disks) block_note += fmt::format(", disk {}: {} block requests", d.disk, d.requests());
+  progress("explore: discovery {:.1f} s: {} fail-nth sites, {} injectable functions reached{}", disc.wall_s,
+           disc.nth_sites, disc.functions.size(), block_note);
 
   // ---- one run per site, on up to `jobs` warm VMs ----
   std::vector<Site> sites = enumerate_sites(disc, o.sites);

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 
 using namespace fb;
@@ -80,7 +81,124 @@ TEST_CASE("explore: the sites are every nth, then every reached function with it
 
   CHECK(parse_site_kinds("nth").value().function == false);
   CHECK(!parse_site_kinds("nth,bogus").ok());
-  CHECK(!parse_site_kinds("block").ok());  // refused with a reason, not silently ignored
+  CHECK(parse_site_kinds("block").value().block == true);
+  CHECK(parse_site_kinds("block").value().nth == false);
+  CHECK(parse_site_kinds("nth,function").value().block == false);
+}
+
+TEST_CASE("explore: block sites are each request to each disk, once, and every request with always") {
+  Discovery d = discovery(2, {{"should_failslab", "ERRNO", 1}});
+  d.disks = {{"data", 1, 2, 0, 0}, {"idle", 0, 0, 0, 0}, {"log.1", 0, 0, 0, 1}};
+  d.disks_counted = true;
+  SiteSelection block_only;
+  block_only.nth = block_only.function = false;
+  block_only.block = true;
+  auto sites = enumerate_sites(d, block_only);
+  REQUIRE(sites.size() == 3 + 1);  // data: requests 1..3; idle: none; log.1: request 1
+  CHECK(sites[0].kind == Site::Kind::Block);
+  CHECK(sites[0].label() == "disk data request 1");
+  CHECK(sites[2].label() == "disk data request 3");
+  CHECK(sites[2].slug() == "disk-data-request-3");
+  CHECK(sites[3].label() == "disk log.1 request 1");
+
+  block_only.always = true;
+  auto with_always = enumerate_sites(d, block_only);
+  REQUIRE(with_always.size() == 3 + 1 + 1 + 1);  // an every-request run per disk that saw I/O
+  CHECK(with_always[3].label() == "disk data every request");
+  CHECK(with_always[3].slug() == "disk-data-every-request");
+  CHECK(with_always[5].label() == "disk log.1 every request");
+
+  // The default selection leaves block sites out: they cost a VM boot and fresh disks each.
+  auto defaults = enumerate_sites(d, SiteSelection{});
+  CHECK(std::none_of(defaults.begin(), defaults.end(), [](const Site& s) { return s.kind == Site::Kind::Block; }));
+  SiteSelection all = SiteSelection{};
+  all.block = true;
+  auto every = enumerate_sites(d, all);
+  REQUIRE(every.size() == 2 + 3 + 4);
+  CHECK(every.back().label() == "disk log.1 request 1");  // nth, functions, then block
+}
+
+TEST_CASE("explore: a block site is fail_make_request on its disk, the k-th request, in the explored step") {
+  std::string text = R"(name = "s"
+[[disk]]
+name = "data"
+size = "16M"
+[[step]]
+name = "work"
+run = "dd if=/dev/zero of=$FAULTBOX_DISK_DATA bs=4096 count=2 oflag=direct"
+[explore]
+step = "work"
+sites = ["block"]
+)";
+  auto sc = parse_scenario_text(text, "s.toml");
+  REQUIRE(sc.ok());
+  CHECK(sc->explore->sites == std::vector<std::string>{"block"});
+  Workload w;
+  w.scenario = "s.toml";
+  w.scenario_text = text;
+  w.step = "work";
+  auto once = parse_scenario_text(scenario_toml(w, Site::block("data", 3), true), "s.toml");
+  REQUIRE(once.ok());
+  REQUIRE(once->faults.size() == 1);
+  auto& f = once->faults[0];
+  CHECK(f.name == kExploreFaultName);
+  CHECK(f.type == "fail_make_request");
+  CHECK(f.steps == std::vector<std::string>{"work"});
+  CHECK(f.params["target"] == "disk:data");
+  // should_fail() fails the eligible call whose count is a multiple of interval: the 3rd; times =
+  // 1 ends it there. Not task-filtered: the journal thread's and writeback's bios count too.
+  CHECK(f.params["interval"] == 3);
+  CHECK(f.params["times"] == 1);
+  CHECK(f.params["probability"] == 100);
+  CHECK(f.params["task_filter"] == false);
+  CHECK(f.may_not_fire);
+  auto always = parse_scenario_text(scenario_toml(w, Site::block_always("data"), false), "s.toml");
+  REQUIRE(always.ok());
+  CHECK(always->faults[0].params["interval"] == 1);
+  CHECK(always->faults[0].params["times"] == -1);
+  CHECK(!always->faults[0].may_not_fire);  // an emitted scenario wants it to fire
+
+  auto no_disk = parse_scenario_text(
+      "name = \"s\"\n[[step]]\nname = \"a\"\nrun = \"true\"\n[explore]\nstep = \"a\"\nsites = [\"block\"]\n", "n.toml");
+  REQUIRE(!no_disk.ok());
+  CHECK(no_disk.error().message.find("n.toml:7") != std::string::npos);
+  CHECK(no_disk.error().message.find("needs a [[disk]]") != std::string::npos);
+}
+
+TEST_CASE("explore: block discovery counts each disk's bios between the stat lines around the step") {
+  auto script = disk_stat_script({"data", "log.1"});
+  CHECK(script.find("$FAULTBOX_DISK_DATA;") != std::string::npos);
+  CHECK(script.find("$FAULTBOX_DISK_LOG_1;") != std::string::npos);
+  CHECK(script.find("/sys/block/${v#/dev/}/stat") != std::string::npos);
+  // /sys/block/vdb/stat of 6.1: 17 fields. Reads 1+2, writes 5+6 (completed + merged), discards
+  // 12+13, flushes 16.
+  auto before = parse_disk_stats(
+      "data      120        4     5678       90      300       10     4567       89        0      100      179        0        0        0        0        7        5\n"
+      "log.1 1 0 8 1 0 0 0 0 0 1 1\n"  // an older kernel's 11 fields: no discards, no flushes
+      "short 1 2 3\n");
+  REQUIRE(before.size() == 2);
+  CHECK(before["data"].reads == 124);
+  CHECK(before["data"].writes == 310);
+  CHECK(before["data"].flushes == 7);
+  CHECK(before["log.1"].reads == 1);
+  auto after = parse_disk_stats(
+      "data 121 4 5686 91 303 11 4600 95 0 110 190 2 1 8 1 9 6\n"
+      "log.1 1 0 8 1 0 0 0 0 0 1 1\n");
+  auto between = disk_requests_between({"data", "log.1"}, before, after);
+  REQUIRE(between.ok());
+  REQUIRE(between->size() == 2);
+  CHECK((*between)[0].disk == "data");
+  CHECK((*between)[0].reads == 1);
+  CHECK((*between)[0].writes == 4);
+  CHECK((*between)[0].discards == 3);
+  CHECK((*between)[0].flushes == 2);
+  CHECK((*between)[0].requests() == 10);
+  CHECK((*between)[1].requests() == 0);
+  auto missing = disk_requests_between({"data", "gone"}, before, after);
+  REQUIRE(!missing.ok());
+  CHECK(missing.error().message.find("'gone'") != std::string::npos);
+  auto backwards = disk_requests_between({"data"}, after, before);
+  REQUIRE(!backwards.ok());
 }
 
 TEST_CASE("explore: the function trace is counted per injectable function, others ignored") {
@@ -271,4 +389,42 @@ TEST_CASE("explore: explore.json has the contract's shape") {
   auto text = rep.to_text();
   CHECK(text.find("INCOMPLETE: interrupted") != std::string::npos);
   CHECK(text.find("kernel-crash (1)") != std::string::npos);
+  CHECK(!j["discovery"].contains("disks"));  // not counted: absent, not an empty list
+}
+
+TEST_CASE("explore: explore.json has the block discovery and block sites the page reads") {
+  ExploreReport rep;
+  rep.workload.scenario = "s.toml";
+  rep.workload.step = "work";
+  rep.discovery.disks = {{"data", 0, 2, 0, 1}};
+  rep.discovery.disks_counted = true;
+  ExploreRun lost;
+  lost.id = 1;
+  lost.site = Site::block("data", 2);
+  lost.outcome = Outcome::DataLoss;
+  lost.detail = "disk data: 1:/f.txt is absent";
+  ExploreRun every;
+  every.id = 2;
+  every.site = Site::block_always("data");
+  every.outcome = Outcome::Handled;
+  rep.runs = {lost, every};
+  auto j = rep.to_json();
+  auto& disk = j["discovery"]["disks"][0];
+  CHECK(disk["disk"] == "data");
+  CHECK(disk["requests"] == 3);
+  CHECK(disk["writes"] == 2);
+  CHECK(disk["flushes"] == 1);
+  auto& s0 = j["runs"][0]["site"];
+  CHECK(s0["kind"] == "block");
+  CHECK(s0["disk"] == "data");
+  CHECK(s0["request"] == 2);
+  CHECK(s0["mode"] == "once");
+  CHECK(s0["fault"] == "fail_make_request disk:data");
+  CHECK(s0["variant"] == "request 2");
+  CHECK(j["runs"][1]["site"]["mode"] == "always");
+  CHECK(j["runs"][1]["site"]["variant"] == "every request");
+  auto text = rep.to_text();
+  CHECK(text.find("disk data: 3 block requests (0 reads, 2 writes, 0 discards, 1 flushes)") != std::string::npos);
+  CHECK(text.find("data-loss (1):") != std::string::npos);
+  CHECK(text.find("run 1 disk data request 2: disk data: 1:/f.txt is absent") != std::string::npos);
 }

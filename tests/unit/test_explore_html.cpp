@@ -2,6 +2,7 @@
 // element tree: rows, columns and their order, cells and links, the partial banner, and guest
 // text that tries to be markup.
 #include "orchestrator/core/printable.h"
+#include "orchestrator/explore/explore.h"
 #include "orchestrator/explore/explore_html.h"
 #include "tests/support/explore_sample.h"
 #include "tests/support/html_dom.h"
@@ -234,4 +235,43 @@ TEST_CASE("explore page: needs no network, and only its own script may run", "[e
     CHECK(href.find("://") == std::string::npos);
   }
   CHECK(doc->all("link").empty());
+}
+
+TEST_CASE("explore page: block sites as explore writes them, a row per disk and a column per request", "[explore_html]") {
+  fb::ExploreReport rep;
+  rep.workload.scenario = "s.toml";
+  rep.workload.step = "work";
+  rep.complete = true;
+  rep.discovery.disks = {{"data", 0, 2, 0, 1}};
+  rep.discovery.disks_counted = true;
+  auto add = [&](fb::Site site, fb::Outcome o) {
+    fb::ExploreRun r;
+    r.id = static_cast<int>(rep.runs.size()) + 1;
+    r.site = std::move(site);
+    r.outcome = o;
+    r.detail = "d";
+    rep.runs.push_back(r);
+  };
+  add(fb::Site::block("data", 1), fb::Outcome::Handled);
+  add(fb::Site::block("data", 2), fb::Outcome::DataLoss);
+  add(fb::Site::block("data", 3), fb::Outcome::Pass);
+  add(fb::Site::block_always("data"), fb::Outcome::Handled);
+  add(fb::Site::block("log", 1), fb::Outcome::Silent);  // a second disk: a row of its own
+  add(fb::Site::block("log", 2), fb::Outcome::Pass);
+  add(fb::Site::block("log", 3), fb::Outcome::Pass);
+  add(fb::Site::block("log", 4), fb::Outcome::Pass);
+  add(fb::Site::block_always("log"), fb::Outcome::Handled);
+  auto doc = parse_html(render_explore_html(rep.to_json()));
+  // Rows by their worst outcome (silent before data loss), columns by request, "every request" last.
+  CHECK(site_rows(*doc, "block") ==
+        std::vector<std::string>{"block:fail_make_request disk:log", "block:fail_make_request disk:data"});
+  CHECK(columns(*doc, "block") ==
+        std::vector<std::string>{"request 1", "request 2", "request 3", "request 4", "every request"});
+  const HtmlElement* row = site_row(*doc, "block:fail_make_request disk:data");
+  REQUIRE(row);
+  std::vector<std::string> cells;
+  for (const HtmlElement* td : row->all("td", "outcome")) cells.push_back(td->attr("data-outcome"));
+  CHECK(cells == std::vector<std::string>{"handled", "data-loss", "pass", "none", "handled"});
+  REQUIRE(doc->by_id("fact-discovery"));
+  CHECK(doc->by_id("fact-discovery")->text.find("disk data: 3 block requests") != std::string::npos);
 }
