@@ -137,7 +137,7 @@ CommandMain add_doctor(CLI::App& app) {
       fflush(stdout);
       auto s = appliance_start_seconds();
       if (s) {
-        printf("guestfs: appliance started in %.1f s (tcg)\n", *s);
+        printf("guestfs: appliance started in %.1f s (tcg): %s\n", s->seconds, s->appliance.c_str());
       } else {
         printf("guestfs: FAILED: %s\n", s.error().message.c_str());
         ++problems;

@@ -1,5 +1,7 @@
 #include "orchestrator/core/cache.h"
 
+#include "common/interrupt.h"
+
 #include "common/files.h"
 #include "orchestrator/core/log.h"
 
@@ -47,8 +49,15 @@ Result<Fd> lock_cache_entry(const fs::path& entry, std::string_view what) {
   if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
   if (errno != EWOULDBLOCK) return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
   progress("{}: waiting for another faultbox process making {}", what, entry.string());
-  while (flock(fd.get(), LOCK_EX) != 0)
-    if (errno != EINTR) return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
+  // Polled rather than a blocking flock: a signal may land on another thread (explore's workers),
+  // and the other process may hold the lock for a whole kernel build. Ctrl-C must end the wait.
+  while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return make_error(ErrorKind::Infra, "flock {}: {}", path.string(), strerror(errno));
+    if (interrupted())
+      return make_error(ErrorKind::Infra, "interrupted while waiting for another faultbox process making {}", entry.string());
+    usleep(100 * 1000);
+  }
   return fd;
 }
 

@@ -7,7 +7,7 @@
 //   images/<hash>/  boot images: initramfs.cpio, meta.json
 //   disks/          prepared scenario disks (orchestrator/disks/disk_image.h)
 //   roots/<hash>.raw  disk roots: the boot image's content on ext4 (orchestrator/disks/root_image.h)
-//   guestfs/        libguestfs's appliance (built by supermin once, reused by every handle)
+//   guestfs/        appliance-<key>/: faultbox's libguestfs appliance (orchestrator/disks/appliance.h)
 //   ccache/         the compiler cache used by kernel builds
 //   accel/          accelerator probe verdicts
 #include "common/fd.h"

@@ -568,7 +568,7 @@ Result<std::vector<DiskInspection>> inspect_disks(const std::vector<DiskToInspec
   return out;
 }
 
-Result<double> appliance_start_seconds() {
+Result<ApplianceStart> appliance_start_seconds() {
   auto root = runtime_root();
   if (!root) return root.error();
   auto dir = TempDir::create(*root, "guestfs-probe-", /*janitor=*/true);
@@ -581,9 +581,9 @@ Result<double> appliance_start_seconds() {
   FB_TRY(g->add_drive(scratch, "raw", false));
   auto t0 = std::chrono::steady_clock::now();
   FB_TRY(g->launch("check that it starts"));
-  double s = seconds_since(t0);
+  ApplianceStart out{seconds_since(t0), g->appliance()};
   FB_TRY(g->shutdown());
-  return s;
+  return out;
 }
 
 }  // namespace fb

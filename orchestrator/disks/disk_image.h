@@ -82,6 +82,10 @@ Result<std::vector<DiskInspection>> inspect_disks(const std::vector<DiskToInspec
 
 // Starts an appliance on a tiny scratch disk and stops it: whether libguestfs works here and
 // how long a start takes (faultbox doctor).
-Result<double> appliance_start_seconds();
+struct ApplianceStart {
+  double seconds = 0;
+  std::string appliance;  // GuestfsHandle::appliance(): which one started
+};
+Result<ApplianceStart> appliance_start_seconds();
 
 }  // namespace fb

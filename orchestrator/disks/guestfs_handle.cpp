@@ -1,6 +1,7 @@
 #include "orchestrator/disks/guestfs_handle.h"
 
 #include "common/clock.h"
+#include "orchestrator/disks/appliance.h"
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/log.h"
 
@@ -35,15 +36,31 @@ Result<GuestfsHandle> GuestfsHandle::create() {
     if (!appliance_cache) return appliance_cache.error();
     if (guestfs_set_cachedir(g, appliance_cache->c_str()) != 0) return h.error(ErrorKind::Infra, "setting its cache dir");
   }
+  h.appliance_ = "libguestfs's own appliance (supermin, the host's kernel)";
+  if (!use_libguestfs_appliance()) {
+    const char* own_path = guestfs_get_path(g);  // libguestfs's appliance dir, where its supermin.d is
+    auto appliance = faultbox_appliance(own_path ? own_path : "");
+    if (appliance) {
+      if (guestfs_set_path(g, appliance->dir.c_str()) != 0) return h.error(ErrorKind::Infra, "setting the appliance path");
+      // Enough for mkfs, fsck and a copy-in; a smaller guest also boots faster under TCG.
+      if (guestfs_set_memsize(g, kApplianceMemMiB) != 0) return h.error(ErrorKind::Infra, "setting the appliance memory");
+      h.appliance_ = "faultbox's appliance with the " + appliance->kernel;
+    } else {
+      // libguestfs's own still works: slower, never worse.
+      progress("libguestfs: faultbox's appliance is unavailable ({}); using libguestfs's own", appliance.error().message);
+    }
+  }
   return h;
 }
 
-GuestfsHandle::GuestfsHandle(GuestfsHandle&& o) noexcept : g_(std::exchange(o.g_, nullptr)), tmp_(std::move(o.tmp_)) {}
+GuestfsHandle::GuestfsHandle(GuestfsHandle&& o) noexcept
+    : g_(std::exchange(o.g_, nullptr)), appliance_(std::move(o.appliance_)), tmp_(std::move(o.tmp_)) {}
 
 GuestfsHandle& GuestfsHandle::operator=(GuestfsHandle&& o) noexcept {
   if (this != &o) {
     close();
     g_ = std::exchange(o.g_, nullptr);
+    appliance_ = std::move(o.appliance_);
     tmp_ = std::move(o.tmp_);
   }
   return *this;

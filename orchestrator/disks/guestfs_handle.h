@@ -12,6 +12,9 @@ struct guestfs_h;
 
 namespace fb {
 
+// faultbox's appliance gets this much memory (libguestfs's default is 1280 MiB).
+inline constexpr int kApplianceMemMiB = 512;
+
 class GuestfsHandle {
  public:
   static Result<GuestfsHandle> create();
@@ -24,6 +27,8 @@ class GuestfsHandle {
   ~GuestfsHandle();
 
   guestfs_h* get() const { return g_; }
+  // Which appliance launch() starts (faultbox's or libguestfs's own), for doctor and the log.
+  const std::string& appliance() const { return appliance_; }
 
   Status add_drive(const std::filesystem::path& file, const std::string& format, bool read_only);
   // Starts the appliance; `what` names the job in the progress line.
@@ -38,6 +43,7 @@ class GuestfsHandle {
   explicit GuestfsHandle(guestfs_h* g) : g_(g) {}
   void close();
   guestfs_h* g_ = nullptr;
+  std::string appliance_;
   // libguestfs's temp dir (sockets, overlays of read-only drives): ours, with a janitor, so a
   // SIGKILLed faultbox leaves nothing of libguestfs in $TMPDIR. Declared last: removed after close.
   TempDir tmp_;

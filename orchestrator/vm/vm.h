@@ -3,6 +3,7 @@
 // hands out its two agent ports as connected sockets, streams its console, and reports once
 // when it ends. Backends: qemu (direct, default), libvirt (a transient domain through a libvirt
 // daemon, local or remote), fake (agent on the host, for tests).
+#include "common/interrupt.h"
 #include "common/process.h"
 #include "common/result.h"
 #include "orchestrator/core/timeouts.h"
@@ -128,9 +129,6 @@ Result<std::unique_ptr<Backend>> make_libvirt_backend(const BackendContext& ctx)
 // Last n lines of text, for error messages.
 std::string last_lines(const std::string& text, int n);
 
-// Set by SIGINT/SIGTERM handlers; every wait in the VM layer gives up when it is set.
-bool interrupted();
-void set_interrupted(int signal_number);
-int interrupt_signal();
+// interrupted(), set_interrupted(), interrupt_signal(): common/interrupt.h (included above).
 
 }  // namespace fb

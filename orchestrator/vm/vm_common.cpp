@@ -10,12 +10,6 @@
 
 namespace fb {
 
-static std::atomic<int> g_interrupt_signal{0};
-
-bool interrupted() { return g_interrupt_signal.load() != 0; }
-void set_interrupted(int sig) { g_interrupt_signal.store(sig); }
-int interrupt_signal() { return g_interrupt_signal.load(); }
-
 std::string base_kernel_cmdline() {
   // oops=panic + panic=-1 + QEMU -no-reboot: an oops or panic ends the VM at once. (6.1 has
   // no panic_on_oops= boot parameter; an unknown one only lands in init's environment.)

@@ -516,3 +516,31 @@ TEST_CASE("disks: a fault that makes ext4 panic (errors=panic), and the inspecti
   CHECK(files["1:/old.txt"] == "ok");
   require_no_leftovers(rt);
 }
+
+TEST_CASE("disks: the appliance that makes and inspects disks is faultbox's, booting the faultbox kernel", "[disks]") {
+  ScratchDir rt;
+  auto path = faultbox_in(rt, "kernel", {"path"});
+  REQUIRE(path.status.code == 0);
+  fs::path bzimage = path.out.substr(0, path.out.find('\n'));
+  std::string hash = bzimage.parent_path().filename().string();
+  auto r = faultbox_in(rt, "doctor", {});
+  INFO(r.out << r.err);
+  // doctor starts it for real and names it.
+  CHECK_THAT(r.out, Catch::Contains("guestfs: appliance started in "));
+  CHECK_THAT(r.out, Catch::Contains("faultbox's appliance with the faultbox kernel"));
+  CHECK_THAT(r.out, Catch::Contains("(" + hash + ")"));
+  // The cache holds it as a fixed appliance whose kernel is that bzImage, byte for byte, and no
+  // half-built one.
+  int appliances = 0;
+  for (auto& e : fs::directory_iterator(cache_root() / "guestfs")) {
+    auto name = e.path().filename().string();
+    CHECK(name.rfind(".appliance-build-", 0) != 0);
+    if (name.rfind("appliance-", 0) != 0 || !e.is_directory()) continue;
+    if (!fs::exists(e.path() / "README.fixed")) continue;
+    auto readme = read_file(e.path() / "README.fixed");
+    if (!readme || readme->find(hash) == std::string::npos) continue;
+    ++appliances;
+    CHECK(*read_file(e.path() / "kernel") == *read_file(bzimage));
+  }
+  CHECK(appliances == 1);
+}
