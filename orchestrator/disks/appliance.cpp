@@ -148,6 +148,7 @@ Result<Appliance> faultbox_appliance(const fs::path& libguestfs_path) {
     const auto& kernel = **k;
     key.field("faultbox-kernel").field(kernel.hash);
     out.kernel = fmt::format("faultbox kernel {} ({})", kernel.release, kernel.hash);
+    out.kernel_append = "scsi_debug.add_host=0 null_blk.nr_devices=0 pty.legacy_count=0 initcall_blacklist=piix_init";
     supermin_env = {"SUPERMIN_KERNEL=" + kernel.bzimage.string(), "SUPERMIN_KERNEL_VERSION=" + kernel.release};
   } else {
     std::error_code ec;
@@ -197,6 +198,7 @@ Result<Appliance> faultbox_appliance(const fs::path& libguestfs_path) {
     // Every driver is built in: the modules supermin copies come from an empty tree.
     fs::path modules = build->path() / "modules";
     fs::create_directories(modules, ec);
+    FB_TRY(write_file_atomic(modules / "modules.dep", ""));  // supermin reads it
     supermin_env.push_back("SUPERMIN_MODULES=" + modules.string());
   }
   std::vector<std::string> env;

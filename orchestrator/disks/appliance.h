@@ -24,6 +24,10 @@ namespace fb {
 struct Appliance {
   std::filesystem::path dir;  // kernel, initrd, root, README.fixed: what guestfs_set_path takes
   std::string kernel;         // what it boots, for doctor: "faultbox kernel 6.1.192 (75e506b3e68b3ceb)"
+  // Appended to libguestfs's kernel command line (guestfs_set_append): the faultbox kernel's
+  // built-in test devices stay off (scsi_debug's default 8 MiB disk and null_blk's nullb0 would
+  // show up as disks the appliance was not given), and the pc machine's unused IDE is not probed.
+  std::string kernel_append;
   bool built_now = false;
 };
 

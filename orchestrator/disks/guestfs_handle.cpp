@@ -44,6 +44,8 @@ Result<GuestfsHandle> GuestfsHandle::create() {
       if (guestfs_set_path(g, appliance->dir.c_str()) != 0) return h.error(ErrorKind::Infra, "setting the appliance path");
       // Enough for mkfs, fsck and a copy-in; a smaller guest also boots faster under TCG.
       if (guestfs_set_memsize(g, kApplianceMemMiB) != 0) return h.error(ErrorKind::Infra, "setting the appliance memory");
+      if (!appliance->kernel_append.empty() && guestfs_set_append(g, appliance->kernel_append.c_str()) != 0)
+        return h.error(ErrorKind::Infra, "setting the appliance's kernel command line");
       h.appliance_ = "faultbox's appliance with the " + appliance->kernel;
     } else {
       // libguestfs's own still works: slower, never worse.
