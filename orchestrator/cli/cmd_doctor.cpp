@@ -69,7 +69,7 @@ CommandMain add_doctor(CLI::App& app) {
   auto connect = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("doctor", "Show what this host offers: QEMU, KVM or TCG and why, libguestfs, caches (and a libvirt daemon with --backend libvirt)");
   cmd->add_flag("--reprobe", *reprobe, "forget the cached KVM verdict and probe again");
-  cmd->add_flag("--no-guestfs", *skip_guestfs, "skip starting a libguestfs appliance (about 10-30 s under TCG)");
+  cmd->add_flag("--no-guestfs", *skip_guestfs, "skip starting the libguestfs appliance (about 5 s under TCG; 15-30 s the first time, or with libguestfs's own)");
   add_backend_options(*cmd, *backend, *connect);
   return [reprobe, skip_guestfs, backend, connect]() -> int {
     int problems = 0;
