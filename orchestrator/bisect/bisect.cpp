@@ -28,22 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct GitResult {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-GitResult git(const fs::path& dir, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"git", "-C", dir.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_capture(argv, true);
-  if (!r) return {-1, r.error().message};
-  GitResult g{r->status.exited_normally() ? r->status.code : -1, r->output};
-  while (!g.out.empty() && (g.out.back() == '\n' || g.out.back() == ' ')) g.out.pop_back();
-  return g;
-}
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 std::string short_id(const std::string& commit) { return commit.substr(0, 12); }
 
@@ -166,7 +150,7 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
   auto bad = resolve_tree_commit(top, o.bad, "bisect", "--bad");
   if (!bad) return bad.error();
   if (*good == *bad) return make_error(ErrorKind::Usage, "bisect: --good and --bad are the same commit {}", short_id(*good));
-  if (git(top, {"merge-base", "--is-ancestor", *good, *bad}).code != 0)
+  if (run_git(top, {"merge-base", "--is-ancestor", *good, *bad}).code != 0)
     return make_error(ErrorKind::Usage, "bisect: --good {} is not an ancestor of --bad {}", o.good, o.bad);
 
   // State: bisect/<tree id>/ holds the worktree, the build dir and the logs (tree_worktree.h).
@@ -237,7 +221,7 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
     BisectStep s;
     s.role = role;
     s.commit = commit;
-    s.subject = git(top, {"show", "-s", "--format=%s", commit}).out;
+    s.subject = run_git(top, {"show", "-s", "--format=%s", commit}).out;
     fprintf(o.out, "%s: %s ", label.c_str(), short_id(commit).c_str());
     fflush(o.out);
     FB_TRY(checkout_tree_commit(*ws, commit, "bisect"));
@@ -368,7 +352,7 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
 
   // 3. git bisect, without checkout: BISECT_HEAD names the next commit; only a commit that is
   // built gets checked out, so make sees only what changed since the last build.
-  auto g = git(wt, {"bisect", "start", "--no-checkout", *bad, *good});
+  auto g = run_git(wt, {"bisect", "start", "--no-checkout", *bad, *good});
   if (g.code != 0) return make_error(ErrorKind::Infra, "bisect: git bisect start: {}", first_line(g.out));
   int step_no = 0;
   for (auto& s : res.steps) step_no += s.role == "step";
@@ -377,7 +361,7 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
     if (auto pos = out.find(" is the first bad commit"); pos != std::string::npos) {
       auto start = out.rfind('\n', pos);
       res.first_bad = out.substr(start == std::string::npos ? 0 : start + 1, pos - (start == std::string::npos ? 0 : start + 1));
-      auto info = git(top, {"show", "-s", "--format=%s%n%an <%ae>", res.first_bad});
+      auto info = run_git(top, {"show", "-s", "--format=%s%n%an <%ae>", res.first_bad});
       res.first_bad_subject = first_line(info.out);
       res.first_bad_author = info.out.substr(std::min(info.out.size(), res.first_bad_subject.size() + 1));
       res.end = BisectResult::End::FirstBad;
@@ -388,11 +372,11 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
       std::string line;
       while (std::getline(lines, line))
         if (!line.empty() && line.find("We cannot bisect more") == std::string::npos)
-          res.candidates.push_back(first_line(git(top, {"log", "-1", "--format=%H %s", line}).out));
+          res.candidates.push_back(first_line(run_git(top, {"log", "-1", "--format=%H %s", line}).out));
       res.end = BisectResult::End::OnlySkipped;
       break;
     }
-    auto head = git(wt, {"rev-parse", "--verify", "BISECT_HEAD"});
+    auto head = run_git(wt, {"rev-parse", "--verify", "BISECT_HEAD"});
     if (head.code != 0) return make_error(ErrorKind::Infra, "bisect: git bisect said: {}", first_line(out));
     ++step_no;
     std::string label = fmt::format("step {}/~{}", step_no, step_no + roughly_steps(out));
@@ -400,12 +384,12 @@ Result<BisectResult> run_bisect(const BisectOptions& o) {
     if (!s) return s.error();
     if (stopped) return finish_interrupted();
     if (!logged.count(head.out)) FB_TRY(decide(*s));
-    g = git(wt, {"bisect", to_string(s->verdict), head.out});
-    FB_TRY(write_file_atomic(state / "bisect.log", git(wt, {"bisect", "log"}).out + "\n"));
+    g = run_git(wt, {"bisect", to_string(s->verdict), head.out});
+    FB_TRY(write_file_atomic(state / "bisect.log", run_git(wt, {"bisect", "log"}).out + "\n"));
   }
-  res.git_log = git(wt, {"bisect", "log"}).out;
+  res.git_log = run_git(wt, {"bisect", "log"}).out;
   FB_TRY(write_file_atomic(state / "bisect.log", res.git_log + "\n"));
-  git(wt, {"bisect", "reset", "HEAD"});
+  run_git(wt, {"bisect", "reset", "HEAD"});
   res.seconds = seconds_since(t_start);
   return res;
 }

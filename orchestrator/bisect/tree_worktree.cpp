@@ -17,14 +17,7 @@ namespace fb {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-struct GitResult {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-GitResult git(const fs::path& dir, std::vector<std::string> args) {
+GitResult run_git(const fs::path& dir, std::vector<std::string> args) {
   std::vector<std::string> argv = {"git", "-C", dir.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run_capture(argv, true);
@@ -36,13 +29,12 @@ GitResult git(const fs::path& dir, std::vector<std::string> args) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-}  // namespace
 
 Result<fs::path> git_work_tree_top(const fs::path& tree, const char* what) {
   std::error_code ec;
   if (find_in_path("git").empty()) return make_error(ErrorKind::Usage, "{}: git not found (apt-get install git)", what);
   if (!fs::is_directory(tree, ec)) return make_error(ErrorKind::Usage, "{}: --tree {}: not a directory", what, tree.string());
-  auto top = git(tree, {"rev-parse", "--show-toplevel"});
+  auto top = run_git(tree, {"rev-parse", "--show-toplevel"});
   if (top.code != 0 || top.out.empty())
     return make_error(ErrorKind::Usage, "{}: --tree {}: not a git work tree", what, tree.string());
   return fs::canonical(top.out, ec);
@@ -50,7 +42,7 @@ Result<fs::path> git_work_tree_top(const fs::path& tree, const char* what) {
 
 Result<std::string> resolve_tree_commit(const fs::path& top, const std::string& rev, const char* what,
                                         const char* option) {
-  auto g = git(top, {"rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"});
+  auto g = run_git(top, {"rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"});
   if (g.code != 0 || g.out.empty())
     return make_error(ErrorKind::Usage, "{}: {} {}: no such commit in {}", what, option, rev, top.string());
   return g.out;
@@ -94,7 +86,7 @@ Result<Fd> lock_tree_workspace(const TreeWorkspace& ws, bool wait, const char* w
 Status prepare_tree_worktree(const TreeWorkspace& ws, const std::string& commit, const char* what) {
   std::error_code ec;
   auto common_of = [&](const fs::path& d) {
-    auto g = git(d, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+    auto g = run_git(d, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
     return g.code == 0 ? fs::weakly_canonical(g.out, ec) : fs::path();
   };
   if (fs::exists(ws.worktree, ec) && common_of(ws.worktree) != common_of(ws.top)) {
@@ -104,18 +96,18 @@ Status prepare_tree_worktree(const TreeWorkspace& ws, const std::string& commit,
   if (!fs::exists(ws.worktree / ".git", ec)) {
     fs::create_directories(ws.worktree.parent_path(), ec);
     progress("{}: making faultbox's worktree {} (once per tree)", what, ws.worktree.string());
-    auto g = git(ws.top, {"worktree", "add", "-f", "--detach", ws.worktree.string(), commit});
+    auto g = run_git(ws.top, {"worktree", "add", "-f", "--detach", ws.worktree.string(), commit});
     if (g.code != 0)
       return make_error(ErrorKind::Infra, "{}: git worktree add {}: {}", what, ws.worktree.string(), first_line(g.out));
   }
   // faultbox's own worktree: whatever an interrupted checkout or bisect left is thrown away.
-  git(ws.worktree, {"bisect", "reset", "HEAD"});
-  if (!git(ws.worktree, {"status", "--porcelain"}).out.empty()) git(ws.worktree, {"reset", "-q", "--hard"});
+  run_git(ws.worktree, {"bisect", "reset", "HEAD"});
+  if (!run_git(ws.worktree, {"status", "--porcelain"}).out.empty()) run_git(ws.worktree, {"reset", "-q", "--hard"});
   return {};
 }
 
 Status checkout_tree_commit(const TreeWorkspace& ws, const std::string& commit, const char* what) {
-  auto co = git(ws.worktree, {"checkout", "-q", "--detach", "-f", commit});
+  auto co = run_git(ws.worktree, {"checkout", "-q", "--detach", "-f", commit});
   if (co.code != 0) return make_error(ErrorKind::Infra, "{}: git checkout {}: {}", what, commit, first_line(co.out));
   return {};
 }

@@ -11,8 +11,18 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace fb {
+
+// `git -C dir ARGS...`: its exit code (-1 when git could not run or was killed) and its stdout
+// and stderr together, trailing newlines and spaces cut. Shared by the worktree code and bisect.
+struct GitResult {
+  int code = -1;
+  std::string out;
+};
+GitResult run_git(const std::filesystem::path& dir, std::vector<std::string> args);
+std::string first_line(const std::string& s);
 
 // The top of the git work tree at `tree`; a usage error starting with `what` ("bisect",
 // "kernel") when git is missing or `tree` is not a work tree.
