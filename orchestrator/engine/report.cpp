@@ -109,14 +109,20 @@ std::string RunReport::to_text() const {
     for (auto& st : f.stacks) out += fmt::format("    {}\n", st);
     // fail_nth: what each failed site did to the command; a site whose failure the command
     // did not notice (exit 0) is often the interesting one.
+    // A long sweep shows its first runs and always its last: the one past every site, which
+    // says where the sweep ended and how the command ends unfaulted.
     constexpr std::size_t kShownRuns = 40;
-    for (std::size_t i = 0; i < f.nth_runs.size() && i < kShownRuns; ++i) {
-      auto& n = f.nth_runs[i];
+    auto nth_line = [&](const auto& n) {
       out += fmt::format("    nth {:>4}: {} -> {}{}{}\n", n.nth, n.injected ? (n.site.empty() ? "injected, site not logged (__GFP_NOWARN?)" : n.site) : "not reached",
                          n.status.describe(), n.stderr_line.empty() ? "" : ": ", n.stderr_line);
+    };
+    const std::size_t runs = f.nth_runs.size();
+    const std::size_t head = runs > kShownRuns ? kShownRuns - 1 : runs;
+    for (std::size_t i = 0; i < head; ++i) nth_line(f.nth_runs[i]);
+    if (runs > kShownRuns) {
+      out += fmt::format("    ... {} more runs in --json\n", runs - kShownRuns);
+      nth_line(f.nth_runs.back());
     }
-    if (f.nth_runs.size() > kShownRuns)
-      out += fmt::format("    ... {} more runs in --json\n", f.nth_runs.size() - kShownRuns);
     for (auto& note : f.notes) out += fmt::format("    note: {}\n", note);
     for (auto& [k, v] : f.details.items()) {
       std::string text = v.is_string() ? v.get<std::string>() : v.dump();
