@@ -6,6 +6,7 @@
 #include "orchestrator/core/cache.h"
 #include "orchestrator/core/kernel_builder.h"
 #include "tests/support/bisect_fixture.h"
+#include "tests/agent/fake_kernel_cache.h"
 #include "tests/support/support.h"
 
 #include <catch2/catch.hpp>
@@ -15,23 +16,6 @@
 using namespace fb;
 using namespace fb::test;
 namespace fs = std::filesystem;
-
-namespace {
-
-// Publishes a sound entry for opts in the cache at `cache` (as the builder does) and returns its dir.
-fs::path publish_fake_kernel(const fs::path& cache, const KernelBuildOptions& opts, const std::string& bz) {
-  set_cache_root(cache);
-  auto dir = cached_kernel_dir(opts);
-  set_cache_root({});
-  REQUIRE(dir.ok());
-  fs::create_directories(*dir);
-  REQUIRE(write_file_atomic(*dir / "bzImage", bz).ok());
-  nlohmann::json meta = {{"release", "6.1.0-fake"}, {"bzimage_size", bz.size()}, {"bzimage_sha256", sha256_hex(bz)}};
-  REQUIRE(write_file_atomic(*dir / "meta.json", meta.dump()).ok());
-  return *dir;
-}
-
-}  // namespace
 
 TEST_CASE("kernel path/build --tree --rev find the commit's cached kernel by git:<commit> without a checkout") {
   ScratchDir d;
